@@ -1,0 +1,14 @@
+#pragma once
+// Subcommands of the xgrad program. Each registers its options on the CLI11 app and returns the
+// function that runs it (its exit code).
+#include <functional>
+
+#include <CLI/CLI.hpp>
+
+namespace xgrad::cli {
+
+using command = std::function<int()>;
+
+command add_check(CLI::App& app);
+
+}  // namespace xgrad::cli

@@ -1,0 +1,60 @@
+#pragma once
+// parameter: a trainable tensor that outlives tapes. It owns its value and its gradient; the
+// gradient accumulates over backward() calls until zero_grad(). The first use on a tape (in a
+// generation) creates one leaf node for it and later uses reuse that node, so a weight shared by
+// every time step is one node fanning out, and its gradient is the sum over steps.
+// Copies of a parameter are handles to the same state (like a torch tensor).
+#include <memory>
+#include <string>
+
+#include "tape.hpp"
+
+namespace xgrad {
+
+struct param_state {
+    tensor value;
+    tensor grad;  // undefined until the first backward reaches it
+    std::string name;
+    bool requires_grad = true;
+    // The leaf node of this parameter on the tape that used it last.
+    std::uint64_t tape_id = 0;
+    std::uint32_t tape_gen = 0;
+    std::uint32_t tape_index = 0;
+};
+
+class parameter {
+public:
+    parameter() = default;
+    explicit parameter(tensor value, std::string name = {}, bool requires_grad = true);
+
+    // The parameter's leaf node on the active tape.
+    var v() const;
+    operator var() const { return v(); }  // NOLINT: lets parameters go straight into ops
+
+    bool defined() const { return s_ != nullptr; }
+    const tensor& value() const { return state().value; }
+    tensor& value() { return state().value; }
+    // dL/dparameter accumulated since the last zero_grad() (undefined if never reached).
+    const tensor& grad() const { return state().grad; }
+    tensor& grad() { return state().grad; }
+    void zero_grad();
+
+    const std::string& name() const { return state().name; }
+    void set_name(std::string name) { state().name = std::move(name); }
+    bool requires_grad() const { return state().requires_grad; }
+    void set_requires_grad(bool on) { state().requires_grad = on; }
+    const shape_t& shape() const { return value().shape(); }
+    xgrad::dtype dtype() const { return value().dtype(); }
+    std::size_t size() const { return value().size(); }
+    // Convert value (and gradient) to another dtype in place.
+    void cast(xgrad::dtype d);
+
+    bool same_as(const parameter& o) const { return s_ == o.s_; }
+    const std::shared_ptr<param_state>& state_ptr() const { return s_; }
+
+private:
+    param_state& state() const;
+    std::shared_ptr<param_state> s_;
+};
+
+}  // namespace xgrad

@@ -1,0 +1,237 @@
+#pragma once
+// The tape: a creation-ordered list of nodes. Every differentiable op appends one node holding its
+// output value, its inputs (tape indices) and the backward rule of its op. Creation order is a
+// topological order, so backward() is a plain reverse loop that calls each rule; rules add (+=)
+// into their inputs' gradients, which sums fan-out (a weight used at every time step) for free.
+// That sum over time steps is backpropagation through time: it is never written by hand.
+//
+// Constructing a tape makes it the thread's active tape; destroying it restores the previous one.
+// clear() keeps every node slot and tensor buffer for reuse, and bumps a generation counter so a
+// var from before the clear is reported as stale instead of reading recycled memory.
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "tensor.hpp"
+
+namespace xgrad {
+
+class tape;
+class backward_ctx;
+struct param_state;
+
+// A backward rule: reads c.grad_out, c.out, c.in(i) and adds into c.grad_in(i).
+using backward_fn = void (*)(backward_ctx& c);
+
+enum class node_kind : std::uint8_t { input, constant, parameter, op };
+
+const char* node_kind_name(node_kind k);
+
+// Settings an op fixes when its node is built (an axis, a slope, bounds, a target shape).
+struct node_attrs {
+    double a = 0;
+    double b = 0;
+    std::int64_t axis = 0;
+    std::int64_t start = 0;
+    std::int64_t stop = 0;
+    bool flag = false;
+    shape_t shape;
+};
+
+struct node {
+    node_kind kind = node_kind::constant;
+    std::uint16_t op = 0;        // the op's registry id (kind == op)
+    const char* op_name = "";    // the op's registry name, for messages and DOT labels
+    bool requires_grad = false;
+    bool grad_ready = false;     // set by backward once grad holds this pass's gradient
+    std::uint32_t scope = 0;     // index into the tape's scope table
+    xt::svector<std::uint32_t, 4> inputs;
+    tensor value;                // empty for parameters: theirs lives in the parameter
+    tensor grad;
+    std::vector<tensor> saved;   // extra tensors a backward rule needs (slots reused across steps)
+    std::size_t saved_count = 0;
+    node_attrs attrs;
+    backward_fn backward = nullptr;
+    std::shared_ptr<param_state> param;  // kind == parameter
+    std::string name;            // a user label (inputs) or the parameter's name
+};
+
+// A cheap handle to a node: (tape, generation, index). Using it after the tape was cleared or
+// destroyed throws stale_variable_error.
+class var {
+public:
+    var() = default;
+
+    const tensor& value() const;
+    // The gradient after backward(); an undefined tensor when none reached this node.
+    const tensor& grad() const;
+    const shape_t& shape() const { return value().shape(); }
+    xgrad::dtype dtype() const { return value().dtype(); }
+    double item() const { return value().item(); }
+    const std::string& name() const;
+    bool requires_grad() const;
+    // A new leaf holding a copy of this value, cut from the graph (truncated BPTT).
+    var detach() const;
+    // backward() on this var's tape; the var must hold a single element.
+    void backward() const;
+
+    bool defined() const { return tape_ != 0; }
+    bool is_stale() const;  // never throws
+    std::uint32_t index() const { return index_; }
+    tape& owner() const;    // throws stale_variable_error
+
+private:
+    friend class tape;
+    std::uint64_t tape_ = 0;
+    std::uint32_t gen_ = 0;
+    std::uint32_t index_ = 0;
+};
+
+struct scope_entry {
+    std::string name;
+    std::uint32_t parent = 0;
+};
+
+class tape {
+public:
+    tape();
+    ~tape();
+    tape(const tape&) = delete;
+    tape& operator=(const tape&) = delete;
+
+    // The thread's active tape; throws xgrad::error when there is none.
+    static tape& active();
+    static tape* active_or_null();
+
+    // Forget every node (keeping their memory for reuse) and start a new generation.
+    void clear();
+    std::uint32_t generation() const { return gen_; }
+    std::uint64_t id() const { return id_; }
+    std::size_t size() const { return size_; }
+
+    // Reverse-mode sweep from `root`, which must be a single element (seeded with 1).
+    void backward(const var& root);
+    // Same with an explicit seed gradient of root's shape and dtype.
+    void backward(const var& root, const tensor& seed);
+
+    // Nodes, for DOT export and inspection.
+    const node& at(std::size_t i) const { return nodes_[i]; }
+    node& at(std::size_t i) { return nodes_[i]; }
+    const tensor& value(std::size_t i) const;  // parameters read through to their own value
+    const tensor& grad(std::size_t i) const;   // parameters read through to their own gradient
+    var handle(std::uint32_t index) const;
+
+    // Index of v on this tape; throws stale_variable_error when v belongs elsewhere or is stale.
+    std::uint32_t index_of(const var& v) const;
+
+    // Leaves.
+    var input(tensor value, bool requires_grad, std::string name);
+    var constant(tensor value);
+    var use(const std::shared_ptr<param_state>& p);
+
+    // A fresh node slot (reused memory) at the end of the tape. For ops and custom leaves.
+    node& push(node_kind kind);
+
+    // Scopes: a label stack recorded on every node ("rnn", "t=3"). Scope 0 is the root.
+    std::uint32_t current_scope() const { return scope_; }
+    std::uint32_t enter_scope(std::string_view name);  // returns the previous scope
+    void leave_scope(std::uint32_t previous) { scope_ = previous; }
+    const scope_entry& scope_at(std::uint32_t id) const { return scopes_[id]; }
+    std::size_t scope_count() const { return scopes_.size(); }
+    std::string scope_path(std::uint32_t id) const;  // "rnn/t=3", "" for the root
+
+private:
+    friend class var;
+    friend class backward_ctx;
+    tensor& grad_slot(std::uint32_t input_index);
+
+    std::vector<node> nodes_;
+    std::size_t size_ = 0;
+    std::uint64_t id_;
+    std::uint32_t gen_ = 1;
+    tape* previous_;
+    std::vector<scope_entry> scopes_;
+    std::unordered_map<std::string, std::uint32_t> scope_ids_;
+    std::uint32_t scope_ = 0;
+};
+
+// What a backward rule sees. The same words in every rule: grad_out (dL/d out), out (the saved
+// result), in(i) (input values), needs_grad(i), and grad_in(i), the input's gradient buffer
+// (zero on first use in a pass, in the input's shape) that the rule adds into.
+class backward_ctx {
+public:
+    backward_ctx(tape& t, std::uint32_t index);
+    const tensor& grad_out;
+    const tensor& out;
+    const node& self;
+
+    std::size_t arity() const { return self.inputs.size(); }
+    const tensor& in(std::size_t i) const { return t_.value(self.inputs[i]); }
+    bool needs_grad(std::size_t i) const { return t_.at(self.inputs[i]).requires_grad; }
+    tensor& grad_in(std::size_t i) { return t_.grad_slot(self.inputs[i]); }
+    const node_attrs& attrs() const { return self.attrs; }
+    const tensor& saved(std::size_t k) const { return self.saved[k]; }
+
+private:
+    tape& t_;
+};
+
+// RAII label: every node recorded while it lives carries this scope (nested under the current).
+class scope {
+public:
+    explicit scope(std::string_view name);
+    ~scope();
+    scope(const scope&) = delete;
+    scope& operator=(const scope&) = delete;
+
+private:
+    tape* tape_;
+    std::uint64_t tape_id_;
+    std::uint32_t previous_;
+};
+
+// RAII guard: ops still compute values, but nothing recorded under it requires a gradient.
+class no_grad {
+public:
+    no_grad();
+    ~no_grad();
+    no_grad(const no_grad&) = delete;
+    no_grad& operator=(const no_grad&) = delete;
+
+private:
+    bool previous_;
+};
+bool grad_enabled();
+
+// RAII guard: check every forward value and every gradient for NaN/Inf and throw anomaly_error
+// naming the op, the node, its scope and the input shapes.
+class detect_anomaly {
+public:
+    explicit detect_anomaly(bool on = true);
+    ~detect_anomaly();
+    detect_anomaly(const detect_anomaly&) = delete;
+    detect_anomaly& operator=(const detect_anomaly&) = delete;
+
+private:
+    bool previous_;
+};
+bool anomaly_enabled();
+
+// Leaves on the active tape.
+struct input_options {
+    bool requires_grad = false;
+    std::string name;
+};
+var input(tensor value, input_options opt = {});
+var input(tensor value, std::string name);
+var constant(tensor value);
+
+// "scope 'rnn/t=3'" for the active tape's current scope, or "" at the root / without a tape.
+std::string scope_suffix();
+
+}  // namespace xgrad

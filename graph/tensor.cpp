@@ -1,0 +1,138 @@
+#include "tensor.hpp"
+
+#include <cmath>
+#include <ostream>
+#include <sstream>
+
+#include <xtensor/xio.hpp>
+
+namespace xgrad {
+
+namespace {
+thread_local dtype g_default_dtype = dtype::float32;
+}
+
+const char* dtype_name(dtype d) { return d == dtype::float32 ? "float32" : "float64"; }
+dtype default_dtype() { return g_default_dtype; }
+void set_default_dtype(dtype d) { g_default_dtype = d; }
+
+std::string shape_str(const shape_t& s) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (i) out += ", ";
+        out += std::to_string(s[i]);
+    }
+    return out + "]";
+}
+
+tensor tensor::empty(const shape_t& shape, xgrad::dtype d) {
+    tensor t;
+    t.reshape_storage(shape, d);
+    return t;
+}
+
+tensor tensor::zeros(const shape_t& shape, xgrad::dtype d) { return full(shape, 0.0, d); }
+tensor tensor::ones(const shape_t& shape, xgrad::dtype d) { return full(shape, 1.0, d); }
+
+tensor tensor::full(const shape_t& shape, double value, xgrad::dtype d) {
+    tensor t = empty(shape, d);
+    t.fill(value);
+    return t;
+}
+
+tensor tensor::scalar(double value, xgrad::dtype d) { return full(shape_t{}, value, d); }
+
+dtype tensor::dtype() const {
+    if (v_.index() == 1) return dtype::float32;
+    if (v_.index() == 2) return dtype::float64;
+    throw_undefined();
+}
+
+const shape_t& tensor::shape() const {
+    return visit([](const auto& a) -> const shape_t& { return a.shape(); });
+}
+
+std::size_t tensor::size() const {
+    return visit([](const auto& a) { return a.size(); });
+}
+
+double tensor::item() const {
+    if (size() != 1)
+        throw shape_error("tensor::item: needs a tensor with exactly one element, got shape " +
+                          shape_str(shape()));
+    return flat(0);
+}
+
+double tensor::flat(std::size_t i) const {
+    return visit([i](const auto& a) { return static_cast<double>(a.data()[i]); });
+}
+
+void tensor::set_flat(std::size_t i, double value) {
+    visit([=](auto& a) { a.data()[i] = static_cast<typename std::decay_t<decltype(a)>::value_type>(value); });
+}
+
+void tensor::fill(double value) {
+    visit([=](auto& a) { a.fill(static_cast<typename std::decay_t<decltype(a)>::value_type>(value)); });
+}
+
+void tensor::reshape_storage(const shape_t& shape, xgrad::dtype d) {
+    if (d == dtype::float32) {
+        if (v_.index() != 1) v_.template emplace<f32>();
+        std::get<f32>(v_).resize(shape);
+    } else {
+        if (v_.index() != 2) v_.template emplace<f64>();
+        std::get<f64>(v_).resize(shape);
+    }
+}
+
+void tensor::reshape(const shape_t& shape) {
+    std::size_t n = 1;
+    for (auto s : shape) n *= s;
+    if (n != size())
+        throw shape_error("tensor::reshape: cannot view " + shape_str(this->shape()) + " (" +
+                          std::to_string(size()) + " elements) as " + shape_str(shape));
+    visit([&](auto& a) { a.reshape(shape); });
+}
+
+tensor tensor::to(xgrad::dtype d) const {
+    if (d == dtype::float32)
+        return visit([](const auto& a) { return tensor(f32(xt::cast<float>(a))); });
+    return visit([](const auto& a) { return tensor(f64(xt::cast<double>(a))); });
+}
+
+void tensor::throw_undefined() const {
+    throw error("xgrad::tensor: the tensor is undefined (it holds no value yet)");
+}
+
+void tensor::throw_dtype(xgrad::dtype wanted) const {
+    throw dtype_error(std::string("xgrad::tensor: asked for ") + dtype_name(wanted) +
+                      " data but the tensor is " + dtype_name(dtype()));
+}
+
+std::ostream& operator<<(std::ostream& os, const tensor& t) {
+    if (!t.defined()) return os << "tensor(undefined)";
+    t.visit([&](const auto& a) { os << a; });
+    return os << " (" << dtype_name(t.dtype()) << ")";
+}
+
+bool all_finite(const tensor& t) {
+    return t.visit([](const auto& a) {
+        const auto* p = a.data();
+        for (std::size_t i = 0, n = a.size(); i < n; ++i)
+            if (!std::isfinite(p[i])) return false;
+        return true;
+    });
+}
+
+double max_abs_diff(const tensor& a, const tensor& b) {
+    if (a.dtype() != b.dtype())
+        throw dtype_error(std::string("max_abs_diff: dtypes differ: ") + dtype_name(a.dtype()) + " and " +
+                          dtype_name(b.dtype()));
+    if (a.shape() != b.shape())
+        throw shape_error("max_abs_diff: shapes differ: " + shape_str(a.shape()) + " and " + shape_str(b.shape()));
+    double m = 0;
+    for (std::size_t i = 0, n = a.size(); i < n; ++i) m = std::max(m, std::abs(a.flat(i) - b.flat(i)));
+    return m;
+}
+
+}  // namespace xgrad

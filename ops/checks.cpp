@@ -1,0 +1,133 @@
+#include "checks.hpp"
+
+#include "ops.hpp"
+
+namespace xgrad {
+
+namespace {
+
+using in_t = std::span<const var>;
+using D = domain;
+
+std::vector<op_check> make_checks() {
+    std::vector<op_check> c;
+    auto add_case = [&](op id, std::string label, std::vector<shape_t> shapes, std::vector<domain> domains,
+                        gradcheck_fn fn, std::size_t classes = 0, std::vector<bool> diff = {}) {
+        c.push_back({id, std::move(label), std::move(shapes), std::move(domains), classes, std::move(diff), std::move(fn)});
+    };
+    // arithmetic
+    add_case(op::add, "[3, 4] + [3, 4]", {{3, 4}, {3, 4}}, {D::real, D::real}, [](in_t x) { return add(x[0], x[1]); });
+    add_case(op::add, "[3, 4] + [4]", {{3, 4}, {4}}, {D::real, D::real}, [](in_t x) { return x[0] + x[1]; });
+    add_case(op::add, "[2, 1, 3] + [4, 1]", {{2, 1, 3}, {4, 1}}, {D::real, D::real}, [](in_t x) { return x[0] + x[1]; });
+    add_case(op::add, "[1, 4] + [1]", {{1, 4}, {1}}, {D::real, D::real}, [](in_t x) { return x[0] + x[1]; });
+    add_case(op::sub, "[3, 4] - [3, 1]", {{3, 4}, {3, 1}}, {D::real, D::real}, [](in_t x) { return sub(x[0], x[1]); });
+    add_case(op::sub, "[4] - [2, 3, 4]", {{4}, {2, 3, 4}}, {D::real, D::real}, [](in_t x) { return x[0] - x[1]; });
+    add_case(op::mul, "[3, 4] * [4]", {{3, 4}, {4}}, {D::real, D::real}, [](in_t x) { return mul(x[0], x[1]); });
+    add_case(op::mul, "[] * [3]", {{}, {3}}, {D::real, D::real}, [](in_t x) { return x[0] * x[1]; });
+    add_case(op::mul, "[1, 5] * [1, 5]", {{1, 5}, {1, 5}}, {D::real, D::real}, [](in_t x) { return x[0] * x[1]; });
+    add_case(op::div, "[3, 4] / [4]", {{3, 4}, {4}}, {D::real, D::nonzero}, [](in_t x) { return div(x[0], x[1]); });
+    add_case(op::div, "[1, 5] / [1, 5]", {{1, 5}, {1, 5}}, {D::real, D::nonzero}, [](in_t x) { return x[0] / x[1]; });
+    add_case(op::neg, "[3, 4]", {{3, 4}}, {D::real}, [](in_t x) { return -x[0]; });
+    add_case(op::pow, "[3, 4] ^ 2.5", {{3, 4}}, {D::positive}, [](in_t x) { return pow(x[0], 2.5); });
+    add_case(op::pow, "[1, 3] ^ -1.5", {{1, 3}}, {D::positive}, [](in_t x) { return pow(x[0], -1.5); });
+    add_case(op::pow, "[2, 3] ^ 3 (negative base)", {{2, 3}}, {D::real}, [](in_t x) { return pow(x[0], 3.0); });
+    add_case(op::exp, "[3, 4]", {{3, 4}}, {D::real}, [](in_t x) { return exp(x[0]); });
+    add_case(op::log, "[3, 4]", {{3, 4}}, {D::positive}, [](in_t x) { return log(x[0]); });
+    add_case(op::sqrt, "[3, 4]", {{3, 4}}, {D::positive}, [](in_t x) { return sqrt(x[0]); });
+    add_case(op::abs, "[3, 4]", {{3, 4}}, {D::off_kinks}, [](in_t x) { return abs(x[0]); });
+    add_case(op::square, "[3, 4]", {{3, 4}}, {D::real}, [](in_t x) { return square(x[0]); });
+    add_case(op::clamp, "[3, 4] in [-0.5, 0.5]", {{3, 4}}, {D::off_kinks}, [](in_t x) { return clamp(x[0], -0.5, 0.5); });
+    // reductions
+    add_case(op::sum, "[3, 4] all", {{3, 4}}, {D::real}, [](in_t x) { return sum(x[0]); });
+    add_case(op::sum, "[3, 4] axis 0", {{3, 4}}, {D::real}, [](in_t x) { return sum(x[0], 0); });
+    add_case(op::sum, "[2, 3, 4] axis -1 keepdims", {{2, 3, 4}}, {D::real}, [](in_t x) { return sum(x[0], -1, true); });
+    add_case(op::sum, "[1, 5] axis 1", {{1, 5}}, {D::real}, [](in_t x) { return sum(x[0], 1); });
+    add_case(op::mean, "[3, 4] all", {{3, 4}}, {D::real}, [](in_t x) { return mean(x[0]); });
+    add_case(op::mean, "[2, 3, 4] axis 1", {{2, 3, 4}}, {D::real}, [](in_t x) { return mean(x[0], 1); });
+    add_case(op::mean, "[1, 5] axis 0 keepdims", {{1, 5}}, {D::real}, [](in_t x) { return mean(x[0], 0, true); });
+    add_case(op::max, "[3, 4] axis 1", {{3, 4}}, {D::real}, [](in_t x) { return max(x[0], 1); });
+    add_case(op::max, "[2, 3, 4] axis 0 keepdims", {{2, 3, 4}}, {D::real}, [](in_t x) { return max(x[0], 0, true); });
+    add_case(op::max, "[1, 5] axis -1", {{1, 5}}, {D::real}, [](in_t x) { return max(x[0], -1); });
+    // linear algebra
+    add_case(op::matmul, "[3, 4] . [4, 5]", {{3, 4}, {4, 5}}, {D::real, D::real}, [](in_t x) { return matmul(x[0], x[1]); });
+    add_case(op::matmul, "[2, 3, 4] . [4, 2]", {{2, 3, 4}, {4, 2}}, {D::real, D::real}, [](in_t x) { return matmul(x[0], x[1]); });
+    add_case(op::matmul, "[1, 4] . [4, 3]", {{1, 4}, {4, 3}}, {D::real, D::real}, [](in_t x) { return matmul(x[0], x[1]); });
+    add_case(op::linear, "[3, 4] W[5, 4] b[5]", {{3, 4}, {5, 4}, {5}}, {D::real, D::real, D::real},
+             [](in_t x) { return linear(x[0], x[1], x[2]); });
+    add_case(op::linear, "[2, 3, 4] W[5, 4]", {{2, 3, 4}, {5, 4}}, {D::real, D::real}, [](in_t x) { return linear(x[0], x[1]); });
+    add_case(op::linear, "[1, 4] W[2, 4] b[2]", {{1, 4}, {2, 4}, {2}}, {D::real, D::real, D::real},
+             [](in_t x) { return linear(x[0], x[1], x[2]); });
+    add_case(op::transpose, "[3, 4]", {{3, 4}}, {D::real}, [](in_t x) { return transpose(x[0]); });
+    add_case(op::transpose, "[2, 3, 4]", {{2, 3, 4}}, {D::real}, [](in_t x) { return transpose(x[0]); });
+    // shape and indexing
+    add_case(op::reshape, "[3, 4] -> [2, 6]", {{3, 4}}, {D::real}, [](in_t x) { return reshape(x[0], {2, 6}); });
+    add_case(op::reshape, "[2, 3, 4] -> [24]", {{2, 3, 4}}, {D::real}, [](in_t x) { return reshape(x[0], {24}); });
+    add_case(op::slice, "[3, 5] axis 1 [1:4]", {{3, 5}}, {D::real}, [](in_t x) { return slice(x[0], 1, 1, 4); });
+    add_case(op::slice, "[4, 3] axis 0 [0:1]", {{4, 3}}, {D::real}, [](in_t x) { return slice(x[0], 0, 0, 1); });
+    add_case(op::concat, "[2, 3] | [2, 4] axis 1", {{2, 3}, {2, 4}}, {D::real, D::real},
+             [](in_t x) { return concat(x, 1); });
+    add_case(op::concat, "[1, 3] | [2, 3] | [3, 3] axis 0", {{1, 3}, {2, 3}, {3, 3}}, {D::real, D::real, D::real},
+             [](in_t x) { return concat(x, 0); });
+    add_case(op::stack, "3 x [2, 3] axis 1", {{2, 3}, {2, 3}, {2, 3}}, {D::real, D::real, D::real},
+             [](in_t x) { return stack(x, 1); });
+    add_case(op::stack, "2 x [4] axis 0", {{4}, {4}}, {D::real, D::real}, [](in_t x) { return stack(x, 0); });
+    add_case(op::select, "[2, 5, 3] time step 3", {{2, 5, 3}}, {D::real}, [](in_t x) { return select(x[0], 1, 3); });
+    add_case(op::select, "[1, 4, 2] time step 0", {{1, 4, 2}}, {D::real}, [](in_t x) { return select(x[0], 1, 0); });
+    add_case(op::embedding, "idx[3] W[5, 4]", {{3}, {5, 4}}, {D::index, D::real},
+             [](in_t x) { return embedding(x[0], x[1]); }, 5, {false, true});
+    add_case(op::embedding, "idx[2, 3] W[4, 2]", {{2, 3}, {4, 2}}, {D::index, D::real},
+             [](in_t x) { return embedding(x[0], x[1]); }, 4, {false, true});
+    // activations
+    add_case(op::sigmoid, "[3, 4]", {{3, 4}}, {D::real}, [](in_t x) { return sigmoid(x[0]); });
+    add_case(op::sigmoid, "[1, 7]", {{1, 7}}, {D::real}, [](in_t x) { return sigmoid(x[0]); });
+    add_case(op::tanh, "[3, 4]", {{3, 4}}, {D::real}, [](in_t x) { return tanh(x[0]); });
+    add_case(op::tanh, "[1, 7]", {{1, 7}}, {D::real}, [](in_t x) { return tanh(x[0]); });
+    add_case(op::relu, "[3, 4]", {{3, 4}}, {D::off_kinks}, [](in_t x) { return relu(x[0]); });
+    add_case(op::leaky_relu, "[3, 4] slope 0.1", {{3, 4}}, {D::off_kinks}, [](in_t x) { return leaky_relu(x[0], 0.1); });
+    add_case(op::elu, "[3, 4] alpha 1", {{3, 4}}, {D::off_kinks}, [](in_t x) { return elu(x[0]); });
+    add_case(op::elu, "[2, 3] alpha 0.5", {{2, 3}}, {D::off_kinks}, [](in_t x) { return elu(x[0], 0.5); });
+    add_case(op::gelu, "[3, 4]", {{3, 4}}, {D::real}, [](in_t x) { return gelu(x[0]); });
+    add_case(op::softplus, "[3, 4]", {{3, 4}}, {D::real}, [](in_t x) { return softplus(x[0]); });
+    add_case(op::hard_tanh, "[3, 4]", {{3, 4}}, {D::off_kinks}, [](in_t x) { return hard_tanh(x[0]); });
+    add_case(op::softmax, "[3, 4] axis -1", {{3, 4}}, {D::real}, [](in_t x) { return softmax(x[0]); });
+    add_case(op::softmax, "[2, 3, 4] axis 1", {{2, 3, 4}}, {D::real}, [](in_t x) { return softmax(x[0], 1); });
+    add_case(op::log_softmax, "[3, 4] axis -1", {{3, 4}}, {D::real}, [](in_t x) { return log_softmax(x[0]); });
+    add_case(op::log_softmax, "[2, 3, 4] axis 0", {{2, 3, 4}}, {D::real}, [](in_t x) { return log_softmax(x[0], 0); });
+    // losses
+    add_case(op::mse, "[4, 3] vs [4, 3]", {{4, 3}, {4, 3}}, {D::real, D::real}, [](in_t x) { return mse(x[0], x[1]); });
+    add_case(op::mse, "[1, 1] vs [1, 1]", {{1, 1}, {1, 1}}, {D::real, D::real}, [](in_t x) { return mse(x[0], x[1]); });
+    add_case(op::bce, "[4, 3] vs [4, 3]", {{4, 3}, {4, 3}}, {D::unit, D::unit}, [](in_t x) { return bce(x[0], x[1]); });
+    add_case(op::bce_with_logits, "[4, 3] vs [4, 3]", {{4, 3}, {4, 3}}, {D::real, D::unit},
+             [](in_t x) { return bce_with_logits(x[0], x[1]); });
+    add_case(op::cross_entropy, "[4, 5] vs classes[4]", {{4, 5}, {4}}, {D::real, D::index},
+             [](in_t x) { return cross_entropy(x[0], x[1]); }, 5, {true, false});
+    add_case(op::cross_entropy, "[1, 3] vs classes[1]", {{1, 3}, {1}}, {D::real, D::index},
+             [](in_t x) { return cross_entropy(x[0], x[1]); }, 3, {true, false});
+    return c;
+}
+
+}  // namespace
+
+const std::vector<op_check>& op_checks() {
+    static const std::vector<op_check> checks = make_checks();
+    return checks;
+}
+
+op_check_result run_op_check(const op_check& c, std::uint64_t seed) {
+    rng gen(seed * 1000003 + static_cast<std::uint64_t>(c.id));
+    std::vector<tensor> inputs;
+    for (std::size_t i = 0; i < c.shapes.size(); ++i)
+        inputs.push_back(sample(c.shapes[i], c.domains[i], gen, dtype::float64, c.classes));
+    gradcheck_options opt;
+    opt.seed = seed;
+    opt.check = c.differentiable;
+    return {&c, gradcheck(c.apply, std::move(inputs), opt)};
+}
+
+std::vector<op_check_result> run_op_checks(std::uint64_t seed) {
+    std::vector<op_check_result> out;
+    for (const auto& c : op_checks()) out.push_back(run_op_check(c, seed));
+    return out;
+}
+
+}  // namespace xgrad

@@ -1,0 +1,70 @@
+#pragma once
+// Private helpers for writing ops (not installed): typed access and elementwise loops.
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "../graph/broadcast.hpp"
+#include "../graph/record.hpp"
+#include "registry.hpp"
+
+namespace xgrad::kernels {
+
+inline recorder begin(op id, std::initializer_list<var> inputs) {
+    return record_op(static_cast<std::uint16_t>(id), op_name(id), inputs);
+}
+inline recorder begin(op id, std::span<const var> inputs) {
+    return record_op(static_cast<std::uint16_t>(id), op_name(id), inputs);
+}
+
+// Calls f(T{}) with T = float or double for dtype d.
+template <class F>
+decltype(auto) with_dtype(dtype d, F&& f) {
+    if (d == dtype::float32) return f(float{});
+    return f(double{});
+}
+
+// Normalises a possibly negative axis for a tensor of rank `rank`; throws argument_error.
+std::size_t norm_axis(op id, std::int64_t axis, std::size_t rank);
+
+// [outer, n, inner] view of `shape` around `axis`.
+struct axis_split {
+    std::size_t outer = 1, n = 1, inner = 1;
+};
+axis_split split_at(const shape_t& shape, std::size_t axis);
+
+// y = f(x) elementwise, raw loop (f: T -> T).
+template <class F>
+var unary(op id, const var& x, backward_fn rule, F f, const node_attrs& attrs = {}) {
+    auto r = begin(id, {x});
+    r.attrs() = attrs;
+    const tensor& a = r.in(0);
+    tensor& y = r.out(a.shape(), a.dtype());
+    with_dtype(a.dtype(), [&](auto t) {
+        using T = decltype(t);
+        const T* xp = a.data<T>();
+        T* yp = y.data<T>();
+        for (std::size_t i = 0, n = a.size(); i < n; ++i) yp[i] = f(xp[i]);
+    });
+    return r.finish(rule);
+}
+
+// dx += g(dy, y, x) elementwise for a unary op.
+template <class G>
+void unary_grad(backward_ctx& c, G g) {
+    if (!c.needs_grad(0)) return;
+    tensor& gx = c.grad_in(0);
+    with_dtype(c.out.dtype(), [&](auto t) {
+        using T = decltype(t);
+        const T* x = c.in(0).data<T>();
+        const T* y = c.out.data<T>();
+        const T* dy = c.grad_out.data<T>();
+        T* dx = gx.data<T>();
+        for (std::size_t i = 0, n = gx.size(); i < n; ++i) dx[i] += g(dy[i], y[i], x[i]);
+    });
+}
+
+// A 0-d constant of x's dtype (scalar operands of + - * /).
+var scalar_like(const var& x, double v);
+
+}  // namespace xgrad::kernels

@@ -1,0 +1,145 @@
+// Linear algebra through BLAS on the arrays' own contiguous storage. Transposes are GEMM flags,
+// never copies; backward accumulates straight into the gradient buffers (beta = 1).
+#include "blas.hpp"
+#include "kernels.hpp"
+#include "ops.hpp"
+
+namespace xgrad {
+
+using namespace kernels;
+
+namespace {
+
+// Y = A·B   (A: [m,k] or [batch,m,k] read as [M = batch·m, k]; B: [k,n])
+// dA = dY·Bᵀ   dB = Aᵀ·dY
+void matmul_backward(backward_ctx& c) {
+    const tensor& a = c.in(0);
+    const tensor& b = c.in(1);
+    const std::size_t k = b.shape()[0], n = b.shape()[1], m = a.size() / (k ? k : 1);
+    with_dtype(a.dtype(), [&](auto t) {
+        using T = decltype(t);
+        const T* dy = c.grad_out.data<T>();
+        if (c.needs_grad(0)) blas::gemm(false, true, m, k, n, T(1), dy, n, b.data<T>(), n, T(1), c.grad_in(0).data<T>(), k);
+        if (c.needs_grad(1)) blas::gemm(true, false, k, n, m, T(1), a.data<T>(), k, dy, n, T(1), c.grad_in(1).data<T>(), n);
+    });
+}
+
+// Y = X·Wᵀ (+ b)   (X: [..., in] read as [M, in]; W: [out, in]; b: [out])
+// dX = dY·W   dW = dYᵀ·X   db = Σ_rows dY
+void linear_backward(backward_ctx& c) {
+    const tensor& x = c.in(0);
+    const tensor& w = c.in(1);
+    const std::size_t out = w.shape()[0], in = w.shape()[1], m = x.size() / (in ? in : 1);
+    with_dtype(x.dtype(), [&](auto t) {
+        using T = decltype(t);
+        const T* dy = c.grad_out.data<T>();
+        if (c.needs_grad(0)) blas::gemm(false, false, m, in, out, T(1), dy, out, w.data<T>(), in, T(1), c.grad_in(0).data<T>(), in);
+        if (c.needs_grad(1)) blas::gemm(true, false, out, in, m, T(1), dy, out, x.data<T>(), in, T(1), c.grad_in(1).data<T>(), in);
+        if (c.arity() == 3 && c.needs_grad(2)) {
+            T* db = c.grad_in(2).data<T>();
+            for (std::size_t r = 0; r < m; ++r)
+                for (std::size_t j = 0; j < out; ++j) db[j] += dy[r * out + j];
+        }
+    });
+}
+
+// Y = Xᵀ over the last two axes   dX = dYᵀ
+void transpose_backward(backward_ctx& c) {
+    if (!c.needs_grad(0)) return;
+    const shape_t& s = c.in(0).shape();
+    const std::size_t rows = s[s.size() - 2], cols = s[s.size() - 1], batch = c.in(0).size() / (rows * cols ? rows * cols : 1);
+    tensor& gx = c.grad_in(0);
+    with_dtype(gx.dtype(), [&](auto t) {
+        using T = decltype(t);
+        const T* dy = c.grad_out.data<T>();
+        T* dx = gx.data<T>();
+        for (std::size_t b = 0; b < batch; ++b)
+            for (std::size_t i = 0; i < rows; ++i)
+                for (std::size_t j = 0; j < cols; ++j) dx[(b * rows + i) * cols + j] += dy[(b * cols + j) * rows + i];
+    });
+}
+
+}  // namespace
+
+var matmul(const var& a, const var& b) {
+    auto r = begin(op::matmul, {a, b});
+    const tensor& x = r.in(0);
+    const tensor& y = r.in(1);
+    const shape_t& xs = x.shape();
+    const shape_t& ys = y.shape();
+    if ((xs.size() != 2 && xs.size() != 3) || ys.size() != 2 || xs.back() != ys[0])
+        throw_shape_error("matmul", "cannot multiply " + shape_str(xs) + " by " + shape_str(ys) +
+                                        " (expected [m, k]·[k, n] or [batch, m, k]·[k, n])");
+    const std::size_t k = ys[0], n = ys[1], m = x.size() / (k ? k : 1);
+    shape_t os = xs;
+    os.back() = n;
+    tensor& out = r.out(os, x.dtype());
+    with_dtype(x.dtype(), [&](auto t) {
+        using T = decltype(t);
+        if (k == 0) out.fill(0.0);
+        else blas::gemm(false, false, m, n, k, T(1), x.data<T>(), k, y.data<T>(), n, T(0), out.data<T>(), n);
+    });
+    return r.finish(matmul_backward);
+}
+
+namespace {
+var linear_impl(std::initializer_list<var> args) {
+    auto r = begin(op::linear, args);
+    const tensor& x = r.in(0);
+    const tensor& w = r.in(1);
+    const shape_t& xs = x.shape();
+    const shape_t& ws = w.shape();
+    if (ws.size() != 2 || xs.empty() || xs.back() != ws[1])
+        throw_shape_error("linear", "input " + shape_str(xs) + " does not match weight " + shape_str(ws) +
+                                        " (expected input [..., in] and weight [out, in])");
+    const std::size_t out_f = ws[0], in_f = ws[1], m = x.size() / (in_f ? in_f : 1);
+    const bool has_bias = r.arity() == 3;
+    if (has_bias && (r.in(2).dim() != 1 || r.in(2).shape()[0] != out_f))
+        throw_shape_error("linear", "bias " + shape_str(r.in(2).shape()) + " does not match weight " +
+                                        shape_str(ws) + " (expected bias [" + std::to_string(out_f) + "])");
+    shape_t os = xs;
+    os.back() = out_f;
+    tensor& out = r.out(os, x.dtype());
+    with_dtype(x.dtype(), [&](auto t) {
+        using T = decltype(t);
+        T* yp = out.data<T>();
+        if (has_bias) {
+            const T* bp = r.in(2).data<T>();
+            for (std::size_t i = 0; i < m; ++i)
+                for (std::size_t j = 0; j < out_f; ++j) yp[i * out_f + j] = bp[j];
+        }
+        if (in_f == 0) {
+            if (!has_bias) out.fill(0.0);
+            return;
+        }
+        blas::gemm(false, true, m, out_f, in_f, T(1), x.data<T>(), in_f, w.data<T>(), in_f, has_bias ? T(1) : T(0), yp,
+                   out_f);
+    });
+    return r.finish(linear_backward);
+}
+}  // namespace
+
+var linear(const var& x, const var& w) { return linear_impl({x, w}); }
+var linear(const var& x, const var& w, const var& b) { return linear_impl({x, w, b}); }
+
+var transpose(const var& x) {
+    auto r = begin(op::transpose, {x});
+    const tensor& a = r.in(0);
+    if (a.dim() < 2) throw_shape_error("transpose", "needs at least 2 dimensions, got " + shape_str(a.shape()));
+    shape_t os = a.shape();
+    std::swap(os[os.size() - 1], os[os.size() - 2]);
+    const std::size_t rows = a.shape()[a.dim() - 2], cols = a.shape()[a.dim() - 1];
+    const std::size_t batch = rows * cols ? a.size() / (rows * cols) : 0;
+    tensor& out = r.out(os, a.dtype());
+    with_dtype(a.dtype(), [&](auto t) {
+        using T = decltype(t);
+        const T* p = a.data<T>();
+        T* q = out.data<T>();
+        for (std::size_t b = 0; b < batch; ++b)
+            for (std::size_t i = 0; i < rows; ++i)
+                for (std::size_t j = 0; j < cols; ++j) q[(b * cols + j) * rows + i] = p[(b * rows + i) * cols + j];
+    });
+    return r.finish(transpose_backward);
+}
+
+}  // namespace xgrad

@@ -1,0 +1,97 @@
+#pragma once
+// The op registry: one enum and one table. The table drives op names in DOT labels and error
+// messages, `xgrad check`, the gradient-check loop in the tests and the op table in the docs.
+// static_asserts keep the enum and the table the same size and in the same order, so an op
+// cannot be added without its entry.
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace xgrad {
+
+enum class op : std::uint16_t {
+    // arithmetic (NumPy broadcasting for the binary ones)
+    add, sub, mul, div, neg, pow, exp, log, sqrt, abs, square, clamp,
+    // reductions
+    sum, mean, max,
+    // linear algebra (BLAS)
+    matmul, linear, transpose,
+    // shape and indexing
+    reshape, slice, concat, stack, select, embedding,
+    // activations
+    sigmoid, tanh, relu, leaky_relu, elu, gelu, softplus, hard_tanh, softmax, log_softmax,
+    // losses (mean over the batch)
+    mse, bce, bce_with_logits, cross_entropy,
+    count_
+};
+
+enum class family : std::uint8_t { arithmetic, reduction, linalg, shape, activation, loss };
+
+struct op_info {
+    op id;
+    std::string_view name;
+    int min_arity;
+    int max_arity;  // -1: any number (concat, stack)
+    family fam;
+    std::string_view math;  // forward and backward in one line
+};
+
+inline constexpr op_info op_table[] = {
+    {op::add, "add", 2, 2, family::arithmetic, "y = a + b;  da = sum_to(dy), db = sum_to(dy)"},
+    {op::sub, "sub", 2, 2, family::arithmetic, "y = a - b;  da = sum_to(dy), db = -sum_to(dy)"},
+    {op::mul, "mul", 2, 2, family::arithmetic, "y = a * b;  da = sum_to(dy b), db = sum_to(dy a)"},
+    {op::div, "div", 2, 2, family::arithmetic, "y = a / b;  da = sum_to(dy / b), db = -sum_to(dy a / b^2)"},
+    {op::neg, "neg", 1, 1, family::arithmetic, "y = -x;  dx = -dy"},
+    {op::pow, "pow", 1, 1, family::arithmetic, "y = x^p (p scalar);  dx = dy p x^(p-1)"},
+    {op::exp, "exp", 1, 1, family::arithmetic, "y = e^x;  dx = dy y"},
+    {op::log, "log", 1, 1, family::arithmetic, "y = ln x;  dx = dy / x"},
+    {op::sqrt, "sqrt", 1, 1, family::arithmetic, "y = sqrt(x);  dx = dy / (2 y)"},
+    {op::abs, "abs", 1, 1, family::arithmetic, "y = |x|;  dx = dy sign(x), 0 at x = 0"},
+    {op::square, "square", 1, 1, family::arithmetic, "y = x^2;  dx = 2 x dy"},
+    {op::clamp, "clamp", 1, 1, family::arithmetic, "y = min(max(x, lo), hi);  dx = dy where lo <= x <= hi, else 0"},
+    {op::sum, "sum", 1, 1, family::reduction, "y = sum_axis x;  dx = broadcast(dy)"},
+    {op::mean, "mean", 1, 1, family::reduction, "y = sum_axis x / n;  dx = broadcast(dy) / n"},
+    {op::max, "max", 1, 1, family::reduction, "y = max_axis x;  dx = dy at the first maximum, 0 elsewhere"},
+    {op::matmul, "matmul", 2, 2, family::linalg, "Y = A B (A: [m,k] or [b,m,k], B: [k,n]);  dA = dY B^T, dB = A^T dY"},
+    {op::linear, "linear", 2, 3, family::linalg, "Y = X W^T + b;  dX = dY W, dW = dY^T X, db = sum_rows dY"},
+    {op::transpose, "transpose", 1, 1, family::linalg, "Y = X^T (last two axes);  dX = dY^T"},
+    {op::reshape, "reshape", 1, 1, family::shape, "y = x viewed as another shape;  dx = dy viewed back"},
+    {op::slice, "slice", 1, 1, family::shape, "y = x[start:stop] along axis;  dx[start:stop] += dy"},
+    {op::concat, "concat", 1, -1, family::shape, "y = [x0 | x1 | ...] along axis;  dxi = its block of dy"},
+    {op::stack, "stack", 1, -1, family::shape, "y = [x0, x1, ...] on a new axis;  dxi = dy[i]"},
+    {op::select, "select", 1, 1, family::shape, "y = x[..., i, ...] (axis removed, e.g. time step t);  dx[..., i, ...] += dy"},
+    {op::embedding, "embedding", 2, 2, family::shape, "y = W[idx];  dW[idx] += dy (idx not differentiable)"},
+    {op::sigmoid, "sigmoid", 1, 1, family::activation, "y = 1 / (1 + e^-x);  dx = dy y (1 - y)"},
+    {op::tanh, "tanh", 1, 1, family::activation, "y = tanh x;  dx = dy (1 - y^2)"},
+    {op::relu, "relu", 1, 1, family::activation, "y = max(x, 0);  dx = dy [x > 0] (0 at x = 0)"},
+    {op::leaky_relu, "leaky_relu", 1, 1, family::activation, "y = x > 0 ? x : s x;  dx = dy (x > 0 ? 1 : s)"},
+    {op::elu, "elu", 1, 1, family::activation, "y = x > 0 ? x : a (e^x - 1);  dx = dy (x > 0 ? 1 : y + a)"},
+    {op::gelu, "gelu", 1, 1, family::activation, "y = x Phi(x);  dx = dy (Phi(x) + x phi(x))"},
+    {op::softplus, "softplus", 1, 1, family::activation, "y = ln(1 + e^x);  dx = dy sigmoid(x)"},
+    {op::hard_tanh, "hard_tanh", 1, 1, family::activation, "y = clamp(x, lo, hi);  dx = dy where lo < x < hi, else 0"},
+    {op::softmax, "softmax", 1, 1, family::activation, "y = e^x / sum e^x;  dx = y (dy - sum(dy y))"},
+    {op::log_softmax, "log_softmax", 1, 1, family::activation, "y = x - logsumexp x;  dx = dy - softmax(x) sum dy"},
+    {op::mse, "mse", 2, 2, family::loss, "L = mean (p - t)^2;  dp = 2 (p - t) / N, dt = -dp"},
+    {op::bce, "bce", 2, 2, family::loss, "L = -mean(t ln p + (1-t) ln(1-p));  dp = (p - t) / (p (1-p) N)"},
+    {op::bce_with_logits, "bce_with_logits", 2, 2, family::loss, "L = mean(max(z,0) - z t + ln(1 + e^-|z|));  dz = (sigmoid(z) - t) / N"},
+    {op::cross_entropy, "cross_entropy", 2, 2, family::loss, "L = -mean log_softmax(z)[i, t_i];  dz = (softmax(z) - onehot(t)) / N"},
+};
+
+inline constexpr std::size_t op_count = static_cast<std::size_t>(op::count_);
+static_assert(std::size(op_table) == op_count, "every op needs exactly one op_table entry");
+
+constexpr bool op_table_in_enum_order() {
+    for (std::size_t i = 0; i < op_count; ++i)
+        if (static_cast<std::size_t>(op_table[i].id) != i) return false;
+    return true;
+}
+static_assert(op_table_in_enum_order(), "op_table entries must follow the order of enum class op");
+
+constexpr const op_info& info(op id) { return op_table[static_cast<std::size_t>(id)]; }
+// The registry name as a C string (table names are literals, hence NUL-terminated).
+constexpr const char* op_name(op id) { return info(id).name.data(); }
+std::optional<op> find_op(std::string_view name);
+const char* family_name(family f);
+
+}  // namespace xgrad

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Install xgrad's build dependencies from Debian packages: non-interactive, idempotent,
+# silent when nothing is missing. Optional tools (Graphviz, gnuplot) are installed with
+# XGRAD_OPTIONAL=1; without them xgrad still builds and degrades cleanly at run time.
+set -euo pipefail
+
+required=(cmake g++ make libxtensor-dev xtl-dev libxsimd-dev libxtensor-blas-dev
+          libopenblas-dev doctest-dev libzip-dev zlib1g-dev libcli11-dev)
+optional=(graphviz gnuplot-nox)
+
+wanted=("${required[@]}")
+if [[ "${XGRAD_OPTIONAL:-0}" == 1 ]]; then wanted+=("${optional[@]}"); fi
+
+missing=()
+for p in "${wanted[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+echo "xgrad: installing missing packages: ${missing[*]}"
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
