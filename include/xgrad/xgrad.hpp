@@ -12,3 +12,4 @@
 #include "ops/registry.hpp"
 #include "ops/ops.hpp"
 #include "ops/checks.hpp"
+#include "nn/module.hpp"

@@ -1,0 +1,63 @@
+#pragma once
+// module: the base of every layer and model. It names its parameters recursively
+// ("rnn.weight_hh_l0"), and offers parameters(), zero_grad(), freeze/unfreeze by name,
+// cast to a dtype, a parameter count and a Keras-like summary().
+//
+// A model registers its parameters and its child modules (members) in its constructor:
+//   struct my_model : nn::module {
+//       nn::rnn rnn{{.input_size = 1, .hidden_size = 50}};
+//       nn::linear head{50, 1};
+//       my_model() : module("my_model") { register_module("rnn", rnn); register_module("head", head); }
+//   };
+// Modules hold pointers to their children, so they are neither copyable nor movable.
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "../graph/parameter.hpp"
+
+namespace xgrad::nn {
+
+class module {
+public:
+    explicit module(std::string type_name) : type_name_(std::move(type_name)) {}
+    virtual ~module() = default;
+    module(const module&) = delete;
+    module& operator=(const module&) = delete;
+
+    const std::string& type_name() const { return type_name_; }
+
+    // Every parameter, depth first in registration order, with its dotted name.
+    std::vector<std::pair<std::string, parameter>> named_parameters() const;
+    std::vector<parameter> parameters() const;
+    // The parameter of that full name; throws argument_error listing the known names.
+    parameter find(std::string_view name) const;
+    std::vector<std::pair<std::string, const module*>> children() const;
+
+    void zero_grad();
+    // Freeze (requires_grad = false) every parameter whose name equals `name` or starts with
+    // `name` + "."; "rnn" freezes all of rnn's parameters. Throws argument_error if none match.
+    void freeze(std::string_view name);
+    void unfreeze(std::string_view name);
+    void freeze_all();
+    void unfreeze_all();
+    // Convert every parameter (value and gradient) to d.
+    void cast(dtype d);
+
+    std::size_t parameter_count(bool trainable_only = false) const;
+    // A table of parameters: name, shape, dtype, count, trainable; then the totals.
+    std::string summary() const;
+
+protected:
+    parameter& register_parameter(std::string name, tensor value);
+    void register_module(std::string name, module& child);
+
+private:
+    void set_requires_grad(std::string_view name, bool on);
+    std::string type_name_;
+    std::vector<std::pair<std::string, parameter>> params_;
+    std::vector<std::pair<std::string, module*>> children_;
+};
+
+}  // namespace xgrad::nn
