@@ -13,6 +13,10 @@
 
 #include "errors.hpp"
 
+static_assert(std::is_same_v<xt::xarray<float>::allocator_type, xsimd::aligned_allocator<float, 64>>,
+              "xgrad needs XTENSOR_USE_XSIMD and XTENSOR_DEFAULT_ALLOCATOR(T)=xsimd::aligned_allocator<T, 64> "
+              "(link the xgrad::xgrad CMake target, which sets both)");
+
 namespace xgrad {
 
 enum class dtype : std::uint8_t { float32, float64 };

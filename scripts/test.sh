@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Install what is missing, build, and pass every test:
+#   1. Release build + the whole ctest suite,
+#   2. install the package and build a separate consumer project against it (find_package(xgrad)),
+#   3. the test suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
+# Build folders: build/ (Release), build-asan/, build-consumer/ (and build/install).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs="${XGRAD_JOBS:-$(nproc)}"
+export OPENBLAS_NUM_THREADS=1  # tests run in parallel; one BLAS thread each
+
+scripts/install-deps.sh
+
+echo "== Release build and tests"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j "$jobs"
+
+echo "== Installed package and a consumer project"
+rm -rf build/install build-consumer
+cmake --install build --prefix build/install >/dev/null
+cmake -S tests/consumer -B build-consumer -DCMAKE_PREFIX_PATH="$PWD/build/install" >/dev/null
+cmake --build build-consumer -j "$jobs"
+./build-consumer/consumer
+
+ctest --test-dir build --output-on-failure -j "$jobs"
+
+if [[ "${XGRAD_SKIP_SANITIZERS:-0}" != 1 ]]; then
+  echo "== AddressSanitizer + UndefinedBehaviorSanitizer build and tests"
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DXGRAD_SANITIZE=ON -DXGRAD_BUILD_TOOLS=OFF -DXGRAD_NATIVE=OFF >/dev/null
+  cmake --build build-asan -j "$jobs"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir build-asan --output-on-failure -j "$jobs"
+fi
