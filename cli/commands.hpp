@@ -10,5 +10,6 @@ namespace xgrad::cli {
 using command = std::function<int()>;
 
 command add_check(CLI::App& app);
+command add_ops(CLI::App& app);
 
 }  // namespace xgrad::cli

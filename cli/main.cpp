@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
         commands.emplace_back(app.get_subcommands({})[before], std::move(run));
     };
     add(xgrad::cli::add_check);
+    add(xgrad::cli::add_ops);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

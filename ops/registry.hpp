@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace xgrad {
@@ -94,4 +95,9 @@ constexpr const char* op_name(op id) { return info(id).name.data(); }
 std::optional<op> find_op(std::string_view name);
 const char* family_name(family f);
 
+}  // namespace xgrad
+
+namespace xgrad {
+// The registry as a Markdown table (docs/ops.md is this output; a test keeps them equal).
+std::string op_table_markdown();
 }  // namespace xgrad

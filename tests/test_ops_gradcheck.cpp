@@ -112,3 +112,14 @@ TEST_CASE("softmax rows sum to 1 and log_softmax is its log") {
     CHECK(all_finite(sb.value()));
     CHECK(sb.value().flat(0) == doctest::Approx(1.0));
 }
+
+#include <fstream>
+#include <sstream>
+
+TEST_CASE("docs/ops.md is the registry's own table") {
+    std::ifstream f(std::string(XGRAD_SOURCE_DIR) + "/docs/ops.md");
+    REQUIRE(f.good());
+    std::stringstream s;
+    s << f.rdbuf();
+    CHECK(s.str() == op_table_markdown());  // regenerate with: xgrad ops --markdown > docs/ops.md
+}
