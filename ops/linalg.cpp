@@ -1,5 +1,7 @@
 // Linear algebra through BLAS on the arrays' own contiguous storage. Transposes are GEMM flags,
 // never copies; backward accumulates straight into the gradient buffers (beta = 1).
+#include <algorithm>
+
 #include "blas.hpp"
 #include "kernels.hpp"
 #include "ops.hpp"
@@ -47,7 +49,7 @@ void linear_backward(backward_ctx& c) {
 void transpose_backward(backward_ctx& c) {
     if (!c.needs_grad(0)) return;
     const shape_t& s = c.in(0).shape();
-    const std::size_t rows = s[s.size() - 2], cols = s[s.size() - 1], batch = c.in(0).size() / (rows * cols ? rows * cols : 1);
+    const std::size_t rows = s[s.size() - 2], cols = s[s.size() - 1], batch = c.in(0).size() / std::max<std::size_t>(rows * cols, 1);
     tensor& gx = c.grad_in(0);
     with_dtype(gx.dtype(), [&](auto t) {
         using T = decltype(t);
@@ -129,7 +131,7 @@ var transpose(const var& x) {
     shape_t os = a.shape();
     std::swap(os[os.size() - 1], os[os.size() - 2]);
     const std::size_t rows = a.shape()[a.dim() - 2], cols = a.shape()[a.dim() - 1];
-    const std::size_t batch = rows * cols ? a.size() / (rows * cols) : 0;
+    const std::size_t batch = (rows * cols) != 0 ? a.size() / (rows * cols) : 0;
     tensor& out = r.out(os, a.dtype());
     with_dtype(a.dtype(), [&](auto t) {
         using T = decltype(t);
