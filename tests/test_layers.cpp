@@ -323,3 +323,36 @@ TEST_CASE("recurrent layers report bad inputs clearly") {
         CHECK(std::string(e.what()).find("[2, 3, 5]") != std::string::npos);
     }
 }
+
+TEST_CASE("sequential and the docs/nn-layers.md example") {
+    // The example of docs/nn-layers.md, verbatim.
+    nn::sequential model;
+    auto& lstm = model.emplace<nn::lstm>("lstm", nn::recurrent_options{.input_size = 1, .hidden_size = 16, .seed = 7});
+    model.emplace<nn::linear>("head", 16, 1);
+    std::string table = model.summary();  // lstm.weight_ih_l0 [64, 1] ... head.bias [1]
+
+    tape t;
+    var x = input(randn({8, 20, 1}, 1));  // [batch, time, feature], float32
+    var y = model(x);                     // [8, 1]
+    var loss = mse(y, input(tensor::zeros({8, 1})));
+    t.backward(loss);
+    parameter w = model.find("lstm.weight_hh_l0");  // w.grad() holds dloss/dW_hh
+    // (end of the example)
+
+    CHECK(y.shape() == shape_t{8, 1});
+    CHECK(table.find("lstm.weight_hh_l0") != std::string::npos);
+    CHECK(table.find("head.bias") != std::string::npos);
+    CHECK(w.grad().shape() == shape_t{64, 16});
+    CHECK(lstm.final_h().size() == 1);
+    CHECK(model.size() == 2);
+    CHECK(model.parameter_count() == 4 * 16 * (1 + 16 + 2) + 16 + 1);
+
+    // a function step and a gradcheck through the whole chain
+    nn::sequential s;
+    s.emplace<nn::gru>("gru", small(1, true));
+    s.add("last", [](const var& h) { return select(h, 1, 2); });
+    s.emplace<nn::linear>("head", 3, 2, true, nn::init_style::pytorch, 1, f64);
+    randomise(s, 9);
+    check_ok(gradcheck([&](std::span<const var> in) { return s(in[0]); }, {randn({2, 3, 2}, 3, f64)},
+                       s.parameters()));
+}

@@ -17,3 +17,4 @@
 #include "nn/linear.hpp"
 #include "nn/embedding.hpp"
 #include "nn/recurrent.hpp"
+#include "nn/sequential.hpp"
