@@ -304,6 +304,26 @@ TEST_CASE("recurrent forward is scoped type / l=<l> / t=<k>, and final states ca
     CHECK(max_abs_diff(slice(whole, 1, 3, 6).value(), b.value()) < 1e-14);
 }
 
+TEST_CASE("recurrent layers record few ops per time step") {
+    tape t;
+    auto per_step = [&](const std::string& path) {
+        std::size_t n = 0;
+        for (std::size_t i = 0; i < t.size(); ++i)
+            if (t.at(i).kind == node_kind::op && t.scope_path(t.at(i).scope) == path) ++n;
+        return n;
+    };
+    nn::rnn r(small());
+    r(input(randn({2, 4, 2}, 1, f64)));
+    nn::lstm l(small());
+    l(input(randn({2, 4, 2}, 1, f64)));
+    nn::gru g(small());
+    g(input(randn({2, 4, 2}, 1, f64)));
+    CHECK(per_step("rnn/t=2") == 4);   // select, linear, add, tanh
+    CHECK(per_step("lstm/t=2") == 16);
+    CHECK(per_step("gru/t=2") == 16);
+    CHECK(per_step("lstm") == 1);      // the input projection of all steps: one linear
+}
+
 TEST_CASE("recurrent layers report bad inputs clearly") {
     nn::lstm m(small(2));
     tape t;

@@ -82,3 +82,21 @@ TEST_CASE("pytorch parity: GRU, 2 layers (gates r, z, n; r inside n's recurrent 
     nn::gru m(fixture_options(2));
     check_parity(m, "gru");
 }
+
+TEST_CASE("pytorch parity: the loading loop of docs/pytorch-weights.md") {
+    const std::string dir = std::string(XGRAD_TEST_DATA) + "/pytorch/";
+    // As in the docs, with the fixture's folder in front of the file names.
+    nn::lstm lstm({.input_size = 3, .hidden_size = 4, .num_layers = 2, .return_sequences = true,
+                   .dt = dtype::float64});
+    for (auto& [name, p] : lstm.named_parameters()) {
+        tensor v(xt::xarray<double>(xt::load_npy<double>(dir + "lstm." + name + ".npy")));
+        if (v.shape() != p.shape()) throw shape_error(name + ": " + shape_str(v.shape()) + " vs " + shape_str(p.shape()));
+        p.value() = v.to(p.dtype());  // parameters are handles: this changes the layer's weight
+    }
+    tape t;
+    var y = lstm(input(load("lstm", "input")));
+    CHECK(max_abs_diff(y.value(), load("lstm", "output")) < 1e-10);
+    CHECK(lstm.final_h().size() == 2);
+    // PyTorch's h_n of the top layer is the last step of its output
+    CHECK(max_abs_diff(lstm.final_h()[1].value(), select(y, 1, 4).value()) == 0.0);
+}
