@@ -13,3 +13,8 @@
 #include "ops/ops.hpp"
 #include "ops/checks.hpp"
 #include "nn/module.hpp"
+#include "nn/optim.hpp"
+#include "nn/clip.hpp"
+#include "nn/npz.hpp"
+#include "nn/checkpoint.hpp"
+#include "nn/data.hpp"
