@@ -33,21 +33,25 @@ bool is_count(const tensor& t) {
 // ---- optimizer base -----------------------------------------------------------------------------------
 
 optimizer::optimizer(std::string name, const module& m, double lr, std::vector<std::string> slots)
-    : optimizer(std::move(name), std::vector<parameter>{}, lr, std::move(slots)) {
-    params_ = m.named_parameters();
-    state_.resize(params_.size());
+    : name_(std::move(name)), lr_(lr), slot_names_(std::move(slots)), params_(m.named_parameters()) {
+    validate();
 }
 
 optimizer::optimizer(std::string name, const std::vector<parameter>& ps, double lr, std::vector<std::string> slots)
     : name_(std::move(name)), lr_(lr), slot_names_(std::move(slots)), params_(name_list(ps)) {
-    require(lr >= 0 && std::isfinite(lr), name_, "the learning rate must be finite and >= 0, got " + std::to_string(lr));
+    validate();
+}
+
+void optimizer::validate() {
+    require(lr_ >= 0 && std::isfinite(lr_), name_, "the learning rate must be finite and >= 0, got " + std::to_string(lr_));
     for (std::size_t i = 0; i < params_.size(); ++i) {
         require(params_[i].second.defined(), name_, "parameter " + std::to_string(i) + " is empty");
         for (std::size_t j = 0; j < i; ++j) {
             require(params_[j].first != params_[i].first, name_,
                     "two parameters are named '" + params_[i].first + "'; give them distinct names (state is keyed by name)");
             require(!params_[j].second.same_as(params_[i].second), name_,
-                    "parameter '" + params_[i].first + "' is listed twice");
+                    "parameters '" + params_[j].first + "' and '" + params_[i].first +
+                        "' are the same parameter (shared weights are listed once, or step() would update them twice)");
         }
     }
     state_.resize(params_.size());

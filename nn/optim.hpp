@@ -77,6 +77,7 @@ protected:
     virtual void update(parameter& p, param_slots& s) = 0;
 
 private:
+    void validate();
     void prepare(std::size_t i);
     std::string name_;
     double lr_;
