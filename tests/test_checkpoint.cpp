@@ -126,6 +126,10 @@ TEST_CASE("checkpoint round trip is bit-exact in float32 and float64, special va
     nn::load_checkpoint(dir / "z.npz", n);
     CHECK(same_params(m, n));
     CHECK(dir.count() == 4);  // no temporary files left
+    // No arrays at all: a valid, empty archive (libzip would not write one; xgrad writes the end record).
+    nn::save_npz(dir / "empty.npz", {});
+    CHECK(nn::read_npz(dir / "empty.npz").empty());
+    CHECK(read_bytes(dir / "empty.npz").size() == 22);
 }
 
 TEST_CASE("reads numpy.savez_compressed and numpy.savez files (committed fixtures)") {
