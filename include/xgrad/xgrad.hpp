@@ -18,3 +18,8 @@
 #include "nn/embedding.hpp"
 #include "nn/recurrent.hpp"
 #include "nn/sequential.hpp"
+#include "nn/optim.hpp"
+#include "nn/clip.hpp"
+#include "nn/npz.hpp"
+#include "nn/checkpoint.hpp"
+#include "nn/data.hpp"

@@ -1,0 +1,60 @@
+#pragma once
+// Checkpoints: a module's parameters (and optionally an optimizer's state) in one .npz file.
+//
+// Keys: each parameter under its module::named_parameters() name ("rnn.weight_hh_l0"), the names
+// PyTorch's state_dict uses, so `np.load(path)["rnn.weight_hh_l0"]` works and an .npz exported from a
+// PyTorch state_dict loads unchanged. Optimizer state goes under the prefix "optim/" followed by
+// optimizer::state()'s names: "optim/adam.step", "optim/adam.m.rnn.weight_hh_l0", ...
+// Arrays keep their dtype (float32 or float64); a round trip is bit-exact.
+//
+// Saving is atomic (see npz.hpp): a failed or interrupted save never damages the previous file.
+//
+// Loading checks every name, shape and dtype before changing anything. A strict load (the default)
+// throws checkpoint_mismatch_error listing, in one message, every missing, unexpected, wrong-shape and
+// wrong-dtype name, and changes nothing. A non-strict load assigns what fits and returns a report of
+// what it skipped (fine-tuning with a new head). Optimizer state is only read when an optimizer is
+// given; it is then loaded per parameter (a parameter's buffers all fit, or none is loaded).
+#include <string>
+#include <vector>
+
+#include "module.hpp"
+#include "npz.hpp"
+#include "optim.hpp"
+
+namespace xgrad::nn {
+
+inline constexpr const char* optimizer_prefix = "optim/";
+
+struct load_report {
+    std::vector<std::string> loaded;       // names assigned (optimizer state with its "optim/" prefix)
+    std::vector<std::string> missing;      // expected by the model/optimizer, absent from the file
+    std::vector<std::string> unexpected;   // in the file, unknown to the model/optimizer
+    std::vector<std::string> wrong_shape;  // "name: file [3, 4], model [3, 5]"
+    std::vector<std::string> wrong_dtype;  // "name: file float64, model float32"
+    std::vector<std::string> ignored;      // optimizer state in the file while no optimizer was given
+    bool complete() const { return missing.empty() && unexpected.empty() && wrong_shape.empty() && wrong_dtype.empty(); }
+    // The problems, one group per line ("missing (2): a, b"); empty when complete().
+    std::string str() const;
+};
+
+// A strict load found names, shapes or dtypes that do not fit; nothing was changed.
+struct checkpoint_mismatch_error : checkpoint_error {
+    checkpoint_mismatch_error(const std::string& msg, load_report r) : checkpoint_error(msg), report(std::move(r)) {}
+    load_report report;
+};
+
+struct save_options {
+    bool compress = false;  // deflate (numpy.savez_compressed); the default stores (numpy.savez)
+};
+
+struct load_options {
+    bool strict = true;
+};
+
+void save_checkpoint(const std::string& path, const module& m, const optimizer* opt = nullptr,
+                     const save_options& options = {});
+
+load_report load_checkpoint(const std::string& path, module& m, optimizer* opt = nullptr,
+                            const load_options& options = {});
+
+}  // namespace xgrad::nn

@@ -1,0 +1,63 @@
+#pragma once
+// .npz files: a ZIP archive of .npy arrays, one per name, the format of numpy.savez. xgrad writes
+// files numpy.load reads, and reads what numpy.savez and numpy.savez_compressed write (stored or
+// deflated members, C or Fortran order, little- or big-endian float32/float64).
+//
+// Writing is atomic: the archive goes to a temporary file in the target's directory, is flushed
+// to disk, then renamed over the target. A failure at any point (disk full, a crash) leaves the
+// previous file untouched, and the temporary file is removed.
+//
+// The checkpoint errors live here: every failure of a read or a write is a checkpoint_error.
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "../graph/errors.hpp"
+#include "../graph/tensor.hpp"
+
+namespace xgrad::nn {
+
+using named_tensors = std::vector<std::pair<std::string, tensor>>;
+
+struct checkpoint_error : error {
+    using error::error;
+};
+// The file cannot be opened, written, flushed or renamed (the message gives the path and the
+// system's reason).
+struct checkpoint_io_error : checkpoint_error {
+    using checkpoint_error::checkpoint_error;
+};
+// The file is not a valid .npz: not a ZIP archive, truncated, a member that is not a .npy array,
+// a bad CRC, a .npy header that cannot be parsed or whose data is short.
+struct checkpoint_corrupt_error : checkpoint_error {
+    using checkpoint_error::checkpoint_error;
+};
+
+// One array of an .npz file. `value` is defined for float32/float64 arrays; other dtypes (int64,
+// float16, ...) keep only their numpy type string `descr` ("<i8") and shape, so a loader can name them.
+struct npz_array {
+    std::string name;   // the key, without ".npy"
+    std::string descr;  // numpy's dtype string: "<f4", "<f8", "<i8", ...
+    shape_t shape;
+    tensor value;
+};
+
+struct npz_options {
+    bool compress = false;  // deflate members, as numpy.savez_compressed (default: stored, as numpy.savez)
+};
+
+// Write `entries` (distinct, non-empty names; defined tensors). Throws argument_error on bad
+// entries, checkpoint_io_error when the file system refuses.
+void save_npz(const std::string& path, const named_tensors& entries, const npz_options& options = {});
+
+// Every array of the file, in archive order. Throws checkpoint_io_error (cannot open or read)
+// or checkpoint_corrupt_error.
+std::vector<npz_array> read_npz(const std::string& path);
+
+// read_npz restricted to float32/float64; any other dtype throws checkpoint_error naming it.
+named_tensors load_npz(const std::string& path);
+
+// "float32", "float64", "int64", ... for a numpy dtype string; the string itself when unknown.
+std::string npy_dtype_name(const std::string& descr);
+
+}  // namespace xgrad::nn
