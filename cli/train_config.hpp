@@ -1,0 +1,29 @@
+#pragma once
+// `xgrad train`'s settings; the defaults are the tutorial's experiment.
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "experiment.hpp"
+
+namespace xgrad::cli {
+
+struct train_config {
+    model_options model;
+    fit_options fit;
+    std::size_t steps = 10;
+    std::size_t samples = 1000;
+    std::size_t test_samples = 100;
+    std::string dtype = "float32";
+    std::uint64_t seed = 0;
+    std::string save, load, log;
+    std::vector<std::string> freeze;
+    bool quiet = false;
+};
+
+// Registers every option of `xgrad train` on `sub`, bound to `c` (testable without running).
+void add_train_options(CLI::App& sub, train_config& c);
+int run_train(const train_config& c);
+
+}  // namespace xgrad::cli
