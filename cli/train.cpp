@@ -48,7 +48,12 @@ std::string bar(std::size_t step, std::size_t steps) {
 
 std::string timing(double seconds, std::size_t steps) {
     std::ostringstream o;
-    o << std::lround(std::floor(seconds)) << "s " << std::lround(1000 * seconds / double(steps ? steps : 1)) << "ms/step";
+    const double per = seconds / double(steps ? steps : 1);  // Keras switches to us/step below 1 ms
+    o << std::lround(std::floor(seconds)) << "s ";
+    if (per < 1e-3)
+        o << std::lround(1e6 * per) << "us/step";
+    else
+        o << std::lround(1e3 * per) << "ms/step";
     return o.str();
 }
 
@@ -76,16 +81,20 @@ int run_train(const train_config& c) {
     }
     const bool tty = !c.quiet && isatty(fileno(stdout));
     fit_callbacks cb;
-    if (tty)
+    std::size_t epoch = 0;
+    if (tty)  // Keras' layout: the header first, then a bar that fills while the epoch runs
         cb.on_batch = [&](std::size_t step, std::size_t steps, double loss) {
+            if (step == 1) std::cout << "Epoch " << ++epoch << "/" << fo.epochs << "\n";
             std::cout << "\r" << std::setw(3) << step << "/" << steps << " " << bar(step, steps) << " - loss: "
                       << std::fixed << std::setprecision(4) << loss << std::defaultfloat << std::flush;
         };
     cb.on_epoch = [&](const epoch_metrics& m) {
         if (!c.quiet) {
-            if (tty) std::cout << "\r\033[K";
-            std::cout << "Epoch " << m.epoch << "/" << m.epochs << "\n"
-                      << m.steps << "/" << m.steps << " " << bar(m.steps, m.steps) << " - " << timing(m.seconds, m.steps)
+            if (tty)
+                std::cout << "\r\033[K";
+            else
+                std::cout << "Epoch " << m.epoch << "/" << m.epochs << "\n";
+            std::cout << m.steps << "/" << m.steps << " " << bar(m.steps, m.steps) << " - " << timing(m.seconds, m.steps)
                       << " - loss: " << std::fixed << std::setprecision(4) << m.train_loss << std::defaultfloat << "\n"
                       << std::flush;
         }
