@@ -247,6 +247,7 @@ private:
             std::string src, dst;
             double norm;
             bool from_parameter;
+            bool src_has_grad;
         };
         std::vector<edge> edges;
         std::map<std::pair<std::string, std::string>, std::size_t> seen;
@@ -258,20 +259,25 @@ private:
                 std::string src = id_of(i);
                 if (src == dst) continue;
                 auto [it, fresh] = seen.emplace(std::make_pair(src, dst), edges.size());
+                const node& in = t_.at(i);
+                const auto c = in.kind == node_kind::parameter ? 0 : target_[in.scope];
+                const bool src_has_grad = (c ? collapsed_norm_[c] : norm_[i]) >= 0;
                 if (fresh)
-                    edges.push_back({std::move(src), dst, norm_[j], t_.at(i).kind == node_kind::parameter});
+                    edges.push_back({std::move(src), dst, norm_[j], in.kind == node_kind::parameter, src_has_grad});
                 else
                     edges[it->second].norm = std::max(edges[it->second].norm, norm_[j]);
             }
         }
         for (const auto& e : edges) {
             std::vector<std::string> attrs;
-            if (o_.view == dot_view::backward && e.norm >= 0) {
+            if (o_.view == dot_view::backward && e.norm >= 0 && e.src_has_grad) {
                 attrs.push_back("label=\"" + sci(e.norm) + "\"");
                 if (o_.grad_colors)
                     attrs.push_back(std::string("color=\"") +
                                     grad_scale_colors()[static_cast<std::size_t>(grad_scale_bin(e.norm))] +
                                     "\", penwidth=2");
+            } else if (o_.view == dot_view::backward) {
+                attrs.push_back("style=dashed, color=\"#cbd5e1\"");  // no gradient flows here
             } else if (e.from_parameter) {
                 attrs.push_back("color=\"#b4530999\"");  // shared weights: translucent, many edges
             }
