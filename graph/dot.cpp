@@ -374,6 +374,11 @@ private:
             }
             os << "</tr></table>>];\n";
         }
+        // a row, read left to right
+        os << "    legend_0 -> legend_3 -> legend_2 -> legend_1 -> legend_loss";
+        if (!o_.collapse.empty()) os << " -> legend_collapsed";
+        if (o_.grad_colors || o_.view == dot_view::backward) os << " -> legend_scale";
+        os << " [style=invis];\n";
         os << "  }\n";
     }
 
