@@ -7,9 +7,12 @@ set -euo pipefail
 required=(cmake g++ make libxtensor-dev xtl-dev libxsimd-dev libxtensor-blas-dev
           libopenblas-dev doctest-dev libzip-dev zlib1g-dev libcli11-dev)
 optional=(graphviz gnuplot-nox)
+# Only to regenerate tests/data/pytorch* (tests/fixtures/make_pytorch_fixture.py): XGRAD_FIXTURES=1.
+fixtures=(python3-torch python3-numpy)
 
 wanted=("${required[@]}")
 if [[ "${XGRAD_OPTIONAL:-0}" == 1 ]]; then wanted+=("${optional[@]}"); fi
+if [[ "${XGRAD_FIXTURES:-0}" == 1 ]]; then wanted+=("${fixtures[@]}"); fi
 
 missing=()
 for p in "${wanted[@]}"; do

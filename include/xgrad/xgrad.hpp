@@ -14,3 +14,8 @@
 #include "ops/ops.hpp"
 #include "ops/checks.hpp"
 #include "nn/module.hpp"
+#include "nn/init.hpp"
+#include "nn/linear.hpp"
+#include "nn/embedding.hpp"
+#include "nn/recurrent.hpp"
+#include "nn/sequential.hpp"

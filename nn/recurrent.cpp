@@ -1,0 +1,208 @@
+#include "recurrent.hpp"
+
+#include <algorithm>
+#include <optional>
+
+#include "../ops/ops.hpp"
+
+namespace xgrad::nn {
+
+namespace {
+std::string str(std::size_t n) { return std::to_string(n); }
+}  // namespace
+
+recurrent_base::recurrent_base(std::string type, const recurrent_options& opt, std::size_t gates)
+    : module(std::move(type)), opt_(opt), gates_(gates) {
+    if (opt.input_size == 0 || opt.hidden_size == 0 || opt.num_layers == 0)
+        throw argument_error("nn::" + type_name() + ": input_size, hidden_size and num_layers must be positive (got " +
+                             str(opt.input_size) + ", " + str(opt.hidden_size) + ", " + str(opt.num_layers) + ")");
+    // One generator for the whole layer; draws in registration order (layer by layer: weight_ih,
+    // weight_hh, bias_ih, bias_hh), so a seed fixes every value.
+    rng gen(opt.seed);
+    const std::size_t H = opt.hidden_size, GH = gates * H;
+    const dtype d = opt.dt;
+    for (std::size_t l = 0; l < opt.num_layers; ++l) {
+        const std::size_t in = l == 0 ? opt.input_size : H;
+        const std::string sfx = "_l" + str(l);
+        layer_params p;
+        if (opt.init == init_style::keras) {
+            p.w_ih = register_parameter("weight_ih" + sfx, glorot_uniform({GH, in}, gen, d));
+            p.w_hh = register_parameter("weight_hh" + sfx, orthogonal({GH, H}, gen, 1.0, d));
+            if (opt.bias) {
+                tensor b_ih = zeros({GH}, d);
+                if (gates == 4 && opt.unit_forget_bias)
+                    for (std::size_t j = H; j < 2 * H; ++j) b_ih.set_flat(j, 1.0);  // forget gate (i, f, g, o)
+                p.b_ih = register_parameter("bias_ih" + sfx, std::move(b_ih));
+                p.b_hh = register_parameter("bias_hh" + sfx, zeros({GH}, d));
+            }
+        } else {
+            p.w_ih = register_parameter("weight_ih" + sfx, uniform_hidden({GH, in}, H, gen, d));
+            p.w_hh = register_parameter("weight_hh" + sfx, uniform_hidden({GH, H}, H, gen, d));
+            if (opt.bias) {
+                p.b_ih = register_parameter("bias_ih" + sfx, uniform_hidden({GH}, H, gen, d));
+                p.b_hh = register_parameter("bias_hh" + sfx, uniform_hidden({GH}, H, gen, d));
+            }
+        }
+        layers_.push_back(std::move(p));
+    }
+}
+
+void recurrent_base::check_input(const var& x, const std::vector<var>& h0, const char* what) const {
+    const auto& s = x.shape();
+    const std::string me = "nn::" + type_name();
+    if (s.size() != 3 || s[2] != opt_.input_size || s[0] == 0 || s[1] == 0)
+        throw shape_error(me + ": input must be [batch, time, input_size=" + str(opt_.input_size) +
+                          "] (batch-first, non-empty), got " + shape_str(s) + scope_suffix());
+    const dtype pd = layers_[0].w_ih.dtype();
+    if (x.dtype() != pd)
+        throw dtype_error(me + ": input is " + dtype_name(x.dtype()) + " but the parameters are " + dtype_name(pd) +
+                          "; cast the model (cast()) or the input (tensor::to())");
+    if (h0.empty()) return;
+    if (h0.size() != opt_.num_layers)
+        throw argument_error(me + ": " + what + " needs one [batch, hidden] state per layer (" +
+                             str(opt_.num_layers) + "), got " + str(h0.size()));
+    for (std::size_t l = 0; l < h0.size(); ++l) {
+        const auto& hs = h0[l].shape();
+        if (hs.size() != 2 || hs[0] != s[0] || hs[1] != opt_.hidden_size)
+            throw shape_error(me + ": " + what + "[" + str(l) + "] must be [batch=" + str(s[0]) +
+                              ", hidden=" + str(opt_.hidden_size) + "], got " + shape_str(hs));
+        if (h0[l].dtype() != pd)
+            throw dtype_error(me + ": " + what + "[" + str(l) + "] is " + dtype_name(h0[l].dtype()) +
+                              " but the parameters are " + dtype_name(pd));
+    }
+}
+
+var recurrent_base::initial(const std::vector<var>& h0, std::size_t l, std::size_t batch, dtype d) const {
+    if (!h0.empty()) return h0[l];
+    return constant(tensor::zeros({batch, opt_.hidden_size}, d));
+}
+
+var recurrent_base::project(const var& x, std::size_t l) const {
+    const auto& p = layers_[l];
+    return opt_.bias ? xgrad::linear(x, p.w_ih, p.b_ih) : xgrad::linear(x, p.w_ih);
+}
+
+var recurrent_base::recur(const var& h, std::size_t l) const {
+    const auto& p = layers_[l];
+    return opt_.bias ? xgrad::linear(h, p.w_hh, p.b_hh) : xgrad::linear(h, p.w_hh);
+}
+
+// The loop shared by the three layers: for each layer, project the whole input sequence once,
+// then step through time with `step(l, a_t, h) -> h`, stacking the outputs a later layer (or the
+// caller, with return_sequences) needs.
+template <class Step>
+static var run_layers(const recurrent_base& self, const recurrent_options& opt, const var& x,
+                      std::vector<var>& final_h, Step&& step) {
+    scope outer(self.type_name());
+    final_h.clear();
+    const std::size_t T = x.shape()[1];
+    var seq = x, out;
+    for (std::size_t l = 0; l < opt.num_layers; ++l) {
+        std::optional<scope> in_layer;
+        if (opt.num_layers > 1) in_layer.emplace("l=" + std::to_string(l));
+        const var a = step.project(seq, l);
+        const bool keep = l + 1 < opt.num_layers || opt.return_sequences;
+        std::vector<var> hs;
+        if (keep) hs.reserve(T);
+        var h;
+        for (std::size_t t = 0; t < T; ++t) {
+            scope at("t=" + std::to_string(t));
+            h = step(l, select(a, 1, t));
+            if (keep) hs.push_back(h);
+        }
+        final_h.push_back(h);
+        out = keep ? stack(hs, 1) : h;
+        seq = out;
+    }
+    return out;
+}
+
+rnn::rnn(const recurrent_options& opt) : recurrent_base("rnn", opt, 1) {
+    const auto names = activation_names();
+    if (std::find(names.begin(), names.end(), opt.activation) == names.end()) {
+        std::string known;
+        for (auto n : names) known += (known.empty() ? "" : ", ") + std::string(n);
+        throw argument_error("nn::rnn: unknown activation '" + opt.activation + "' (known: " + known + ")");
+    }
+}
+
+var rnn::operator()(const var& x, const std::vector<var>& h0) {
+    check_input(x, h0, "h0");
+    struct step_t {
+        rnn& self;
+        const std::vector<var>& h0;
+        var h;
+        var project(const var& seq, std::size_t l) {
+            h = self.initial(h0, l, seq.shape()[0], seq.dtype());
+            return self.project(seq, l);
+        }
+        var operator()(std::size_t l, const var& a_t) {
+            var pre = a_t + self.recur(h, l);  // x_t·W_ihᵀ + b_ih + h·W_hhᵀ + b_hh
+            h = self.opt_.activation == "tanh" ? tanh(pre) : activation(self.opt_.activation, pre);
+            return h;
+        }
+    } step{*this, h0, {}};
+    return run_layers(*this, opt_, x, final_h_, step);
+}
+
+lstm::lstm(const recurrent_options& opt) : recurrent_base("lstm", opt, 4) {}
+
+var lstm::operator()(const var& x, const std::vector<var>& h0, const std::vector<var>& c0) {
+    check_input(x, h0, "h0");
+    check_input(x, c0, "c0");
+    final_c_.clear();
+    struct step_t {
+        lstm& self;
+        const std::vector<var>& h0;
+        const std::vector<var>& c0;
+        var h, c;
+        var project(const var& seq, std::size_t l) {
+            if (l > 0) self.final_c_.push_back(c);
+            h = self.initial(h0, l, seq.shape()[0], seq.dtype());
+            c = self.initial(c0, l, seq.shape()[0], seq.dtype());
+            return self.project(seq, l);
+        }
+        var operator()(std::size_t l, const var& a_t) {
+            const std::size_t H = self.opt_.hidden_size;
+            var g = a_t + self.recur(h, l);  // [batch, 4H]: i, f, g, o
+            var i = sigmoid(slice(g, 1, 0, H));
+            var f = sigmoid(slice(g, 1, H, 2 * H));
+            var cand = tanh(slice(g, 1, 2 * H, 3 * H));
+            var o = sigmoid(slice(g, 1, 3 * H, 4 * H));
+            c = f * c + i * cand;  // c_t = f⊙c_{t-1} + i⊙g
+            h = o * tanh(c);       // h_t = o⊙tanh(c_t)
+            return h;
+        }
+    } step{*this, h0, c0, {}, {}};
+    var out = run_layers(*this, opt_, x, final_h_, step);
+    final_c_.push_back(step.c);
+    return out;
+}
+
+gru::gru(const recurrent_options& opt) : recurrent_base("gru", opt, 3) {}
+
+var gru::operator()(const var& x, const std::vector<var>& h0) {
+    check_input(x, h0, "h0");
+    struct step_t {
+        gru& self;
+        const std::vector<var>& h0;
+        var h;
+        var project(const var& seq, std::size_t l) {
+            h = self.initial(h0, l, seq.shape()[0], seq.dtype());
+            return self.project(seq, l);
+        }
+        var operator()(std::size_t l, const var& a_t) {
+            const std::size_t H = self.opt_.hidden_size;
+            var r_t = self.recur(h, l);  // [batch, 3H]: r, z, n
+            var rz = sigmoid(slice(a_t, 1, 0, 2 * H) + slice(r_t, 1, 0, 2 * H));
+            var r = slice(rz, 1, 0, H);
+            var z = slice(rz, 1, H, 2 * H);
+            var n = tanh(slice(a_t, 1, 2 * H, 3 * H) + r * slice(r_t, 1, 2 * H, 3 * H));
+            h = n + z * (h - n);  // (1 - z)⊙n + z⊙h_{t-1}
+            return h;
+        }
+    } step{*this, h0, {}};
+    return run_layers(*this, opt_, x, final_h_, step);
+}
+
+}  // namespace xgrad::nn

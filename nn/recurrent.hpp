@@ -1,0 +1,92 @@
+#pragma once
+// Recurrent layers: rnn (Elman), lstm and gru, batch-first, stacked, built only from registered ops.
+//
+//   nn::lstm lstm({.input_size = 1, .hidden_size = 50, .return_sequences = false, .seed = 7});
+//   var y = lstm(x);                  // x [batch, time, 1] -> y [batch, 50] (last output)
+//   auto h = lstm.final_h();          // each layer's last hidden state (carry with detach())
+//
+// Parameters per layer l follow PyTorch's names, shapes and gate order (docs/pytorch-weights.md):
+//   weight_ih_l{l} [G·H, in], weight_hh_l{l} [G·H, H], bias_ih_l{l} [G·H], bias_hh_l{l} [G·H]
+//   G = 1 (rnn), 4 (lstm: i, f, g, o), 3 (gru: r, z, n)
+// Cells, with a_t = x_t·W_ihᵀ + b_ih (computed for all steps at once) and r_t = h_{t-1}·W_hhᵀ + b_hh:
+//   rnn   h_t = act(a_t + r_t)
+//   lstm  [i f g o] = a_t + r_t;  c_t = σ(f)⊙c_{t-1} + σ(i)⊙tanh(g);  h_t = σ(o)⊙tanh(c_t)
+//   gru   r = σ(a_r + r_r), z = σ(a_z + r_z), n = tanh(a_n + r ⊙ r_n);  h_t = (1 - z)⊙n + z⊙h_{t-1}
+// The forward runs under scope("rnn"|"lstm"|"gru"), then scope("l=<l>") when num_layers > 1, then
+// scope("t=<k>") for each time step; the input projection of a layer sits in the layer's scope.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "../graph/tape.hpp"
+#include "init.hpp"
+#include "module.hpp"
+
+namespace xgrad::nn {
+
+struct recurrent_options {
+    std::size_t input_size = 1;
+    std::size_t hidden_size = 50;
+    std::size_t num_layers = 1;
+    std::string activation = "tanh";  // rnn only: any name accepted by xgrad::activation()
+    bool return_sequences = false;    // false: last output [batch, hidden]; true: [batch, time, hidden]
+    bool bias = true;
+    init_style init = init_style::keras;
+    std::uint64_t seed = 0;
+    dtype dt = dtype::float32;
+    // lstm with keras init only: Keras's unit_forget_bias=True, i.e. 1 in the forget gate's part of
+    // bias_ih (bias_hh stays 0), so the sum of both biases equals Keras's single bias.
+    bool unit_forget_bias = true;
+};
+
+// What rnn, lstm and gru share: options, parameters, input checks, the final states.
+class recurrent_base : public module {
+public:
+    const recurrent_options& options() const { return opt_; }
+    // Each layer's last hidden state after the latest call ([batch, hidden] each).
+    const std::vector<var>& final_h() const { return final_h_; }
+
+    struct layer_params {
+        parameter w_ih, w_hh, b_ih, b_hh;  // biases undefined when options().bias is false
+    };
+    const layer_params& layer(std::size_t l) const { return layers_.at(l); }
+
+protected:
+    recurrent_base(std::string type, const recurrent_options& opt, std::size_t gates);
+    // Checks x [batch, time, input] and the initial states; returns batch and time.
+    void check_input(const var& x, const std::vector<var>& h0, const char* what) const;
+    // The initial state of layer l: h0[l] or zeros [batch, hidden] in x's dtype.
+    var initial(const std::vector<var>& h0, std::size_t l, std::size_t batch, dtype d) const;
+    // x·W_ihᵀ + b_ih for every time step at once: [batch, time, G·H].
+    var project(const var& x, std::size_t l) const;
+    var recur(const var& h, std::size_t l) const;  // h·W_hhᵀ + b_hh: [batch, G·H]
+
+    recurrent_options opt_;
+    std::size_t gates_;
+    std::vector<layer_params> layers_;
+    std::vector<var> final_h_;
+};
+
+class rnn : public recurrent_base {
+public:
+    explicit rnn(const recurrent_options& opt);
+    var operator()(const var& x, const std::vector<var>& h0 = {});
+};
+
+class lstm : public recurrent_base {
+public:
+    explicit lstm(const recurrent_options& opt);
+    var operator()(const var& x, const std::vector<var>& h0 = {}, const std::vector<var>& c0 = {});
+    const std::vector<var>& final_c() const { return final_c_; }
+
+private:
+    std::vector<var> final_c_;
+};
+
+class gru : public recurrent_base {
+public:
+    explicit gru(const recurrent_options& opt);
+    var operator()(const var& x, const std::vector<var>& h0 = {});
+};
+
+}  // namespace xgrad::nn
