@@ -12,5 +12,6 @@ using command = std::function<int()>;
 command add_check(CLI::App& app);
 command add_ops(CLI::App& app);
 command add_train(CLI::App& app);
+command add_graph(CLI::App& app);
 
 }  // namespace xgrad::cli

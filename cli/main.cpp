@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
     add(xgrad::cli::add_check);
     add(xgrad::cli::add_ops);
     add(xgrad::cli::add_train);
+    add(xgrad::cli::add_graph);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -9,6 +9,7 @@
 #include "graph/record.hpp"
 #include "graph/broadcast.hpp"
 #include "graph/gradcheck.hpp"
+#include "graph/dot.hpp"
 #include "ops/registry.hpp"
 #include "ops/ops.hpp"
 #include "ops/checks.hpp"
