@@ -11,5 +11,6 @@ using command = std::function<int()>;
 
 command add_check(CLI::App& app);
 command add_ops(CLI::App& app);
+command add_bench(CLI::App& app);
 
 }  // namespace xgrad::cli

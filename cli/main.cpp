@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
     };
     add(xgrad::cli::add_check);
     add(xgrad::cli::add_ops);
+    add(xgrad::cli::add_bench);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
