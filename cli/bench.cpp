@@ -93,6 +93,7 @@ struct bench_model {
     std::string cell;
     std::size_t h;
     parameter w_ih, w_hh, b_ih, b_hh, w_out, b_out;
+    tensor h0;  // zero initial state, copied into a reused node buffer each step
 
     bench_model(const config& c, std::size_t in) : cell(c.cell), h(c.hidden) {
         const std::size_t g = gate_count(c.cell) * h;
@@ -104,12 +105,13 @@ struct bench_model {
         b_hh = parameter(uniform({g}, -k, k, gen, c.dt), "bias_hh_l0");
         w_out = parameter(uniform({1, h}, -k, k, gen, c.dt), "weight");
         b_out = parameter(uniform({1}, -k, k, gen, c.dt), "bias");
+        h0 = tensor::zeros({c.batch, h}, c.dt);
     }
     std::vector<parameter> parameters() const { return {w_ih, w_hh, b_ih, b_hh, w_out, b_out}; }
 
     var operator()(const var& x) const {  // x [batch, time, in] -> [batch, 1]
-        const std::size_t b = x.shape()[0], steps = x.shape()[1];
-        var hs = constant(tensor::zeros({b, h}, x.dtype()));
+        const std::size_t steps = x.shape()[1];
+        var hs = constant(h0);
         var cs = hs;
         for (std::size_t t = 0; t < steps; ++t) {
             var gi = linear(select(x, 1, t), w_ih, b_ih);
