@@ -29,15 +29,24 @@
 
 // ---- allocation counter: every malloc-family call in this program (operator new and
 // xtensor's aligned allocator both end in malloc). Forwarded to glibc's own entry points.
+// Not under AddressSanitizer, which owns malloc itself: allocs_per_step is then reported as -1.
+namespace {
+std::atomic<std::uint64_t> g_allocs{0};
+}
+#if defined(__SANITIZE_ADDRESS__)
+namespace {
+constexpr bool counting_allocs = false;
+}
+#else
+namespace {
+constexpr bool counting_allocs = true;
+}
 extern "C" {
 void* __libc_malloc(size_t);
 void* __libc_calloc(size_t, size_t);
 void* __libc_realloc(void*, size_t);
 void* __libc_memalign(size_t, size_t);
 void __libc_free(void*);
-}
-namespace {
-std::atomic<std::uint64_t> g_allocs{0};
 }
 extern "C" {
 void* malloc(size_t n) {
@@ -65,6 +74,7 @@ int posix_memalign(void** out, size_t al, size_t n) {
     return 0;
 }
 }
+#endif
 
 namespace xgrad::cli {
 
@@ -250,7 +260,7 @@ result run_config(const config& c, int iters) {
         step();
         ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     }
-    const double allocs = double(g_allocs.load() - a0) / iters;
+    const double allocs = counting_allocs ? double(g_allocs.load() - a0) / iters : -1.0;
     return {median(ms), peak_rss_mb(), allocs, iters};
 }
 
