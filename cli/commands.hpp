@@ -13,5 +13,6 @@ command add_check(CLI::App& app);
 command add_ops(CLI::App& app);
 command add_train(CLI::App& app);
 command add_graph(CLI::App& app);
+command add_bench(CLI::App& app);
 
 }  // namespace xgrad::cli

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
     add(xgrad::cli::add_ops);
     add(xgrad::cli::add_train);
     add(xgrad::cli::add_graph);
+    add(xgrad::cli::add_bench);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -55,7 +55,12 @@ void tape::backward(const var& root) {
                              " elements); backward() without a seed needs a single-element loss. Reduce it "
                              "first (sum, mean) or pass a seed gradient of shape " +
                              shape_str(v.shape()));
-    backward(root, tensor::ones(v.shape(), v.dtype()));
+    if (!nodes_[r].requires_grad)
+        throw backward_error("xgrad::backward: the root does not require a gradient: no parameter or input "
+                             "with requires_grad reaches it (or it was built under no_grad)");
+    for (std::size_t i = 0; i <= r; ++i) nodes_[i].grad_ready = false;
+    grad_slot(r).visit([](auto& g) { g.data()[0] += 1; });  // seed dL/dL = 1 without allocating a tensor
+    sweep(r);
 }
 
 void tape::backward(const var& root, const tensor& seed) {
@@ -76,6 +81,10 @@ void tape::backward(const var& root, const tensor& seed) {
         for (std::size_t k = 0; k < s.size(); ++k) d.data()[k] += s.data()[k];
     });
 
+    sweep(r);
+}
+
+void tape::sweep(std::uint32_t r) {
     const bool anomaly = anomaly_enabled();
     for (std::size_t i = r + 1; i-- > 0;) {
         node& n = nodes_[i];

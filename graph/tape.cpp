@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 
 #include "parameter.hpp"
 
@@ -117,9 +118,21 @@ var tape::input(tensor value, bool requires_grad, std::string name) {
     return handle(static_cast<std::uint32_t>(size_ - 1));
 }
 
-var tape::constant(tensor value) {
+var tape::constant(tensor&& value) {
     node& n = push(node_kind::constant);
     n.value = std::move(value);
+    return handle(static_cast<std::uint32_t>(size_ - 1));
+}
+
+var tape::constant(const tensor& value) {
+    // `value` may live in a node of this tape (detach): growing nodes_ would move it, so copy first.
+    if (size_ == nodes_.size()) return constant(tensor(value));
+    node& n = push(node_kind::constant);
+    n.value.reshape_storage(value.shape(), value.dtype());
+    value.visit([&](const auto& src) {
+        using T = typename std::decay_t<decltype(src)>::value_type;
+        if (src.size()) std::memcpy(n.value.data<T>(), src.data(), src.size() * sizeof(T));
+    });
     return handle(static_cast<std::uint32_t>(size_ - 1));
 }
 
@@ -214,7 +227,8 @@ var input(tensor value, input_options opt) {
     return tape::active().input(std::move(value), opt.requires_grad && g_grad_enabled, std::move(opt.name));
 }
 var input(tensor value, std::string name) { return tape::active().input(std::move(value), false, std::move(name)); }
-var constant(tensor value) { return tape::active().constant(std::move(value)); }
+var constant(tensor&& value) { return tape::active().constant(std::move(value)); }
+var constant(const tensor& value) { return tape::active().constant(value); }
 
 std::string scope_suffix() {
     tape* t = g_active;

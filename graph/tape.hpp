@@ -131,7 +131,8 @@ public:
 
     // Leaves.
     var input(tensor value, bool requires_grad, std::string name);
-    var constant(tensor value);
+    var constant(tensor&& value);
+    var constant(const tensor& value);  // copies into the node's reused buffer: no allocation once warm
     var use(const std::shared_ptr<param_state>& p);
 
     // A fresh node slot (reused memory) at the end of the tape. For ops and custom leaves.
@@ -149,6 +150,7 @@ private:
     friend class var;
     friend class backward_ctx;
     tensor& grad_slot(std::uint32_t input_index);
+    void sweep(std::uint32_t root);  // the reverse loop, once the root's gradient is seeded
 
     std::vector<node> nodes_;
     std::size_t size_ = 0;
@@ -229,7 +231,8 @@ struct input_options {
 };
 var input(tensor value, input_options opt = {});
 var input(tensor value, std::string name);
-var constant(tensor value);
+var constant(tensor&& value);
+var constant(const tensor& value);  // copies into a reused node buffer (steady state allocates nothing)
 
 // "scope 'rnn/t=3'" for the active tape's current scope, or "" at the root / without a tape.
 std::string scope_suffix();

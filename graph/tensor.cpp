@@ -1,6 +1,9 @@
 #include "tensor.hpp"
 
 #include <cmath>
+#include <cstring>
+
+#include <cmath>
 #include <ostream>
 #include <sstream>
 
@@ -72,7 +75,17 @@ void tensor::set_flat(std::size_t i, double value) {
 }
 
 void tensor::fill(double value) {
-    visit([=](auto& a) { a.fill(static_cast<typename std::decay_t<decltype(a)>::value_type>(value)); });
+    visit([=](auto& a) {
+        using T = typename std::decay_t<decltype(a)>::value_type;
+        T* __restrict p = a.data();
+        const std::size_t n = a.size();
+        if (value == 0.0 && !std::signbit(value)) {
+            if (n) std::memset(p, 0, n * sizeof(T));  // gradient zero-fill: the hot case
+            return;
+        }
+        const T v = static_cast<T>(value);
+        for (std::size_t i = 0; i < n; ++i) p[i] = v;
+    });
 }
 
 void tensor::reshape_storage(const shape_t& shape, xgrad::dtype d) {

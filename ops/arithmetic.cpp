@@ -24,6 +24,13 @@ var binary(op id, const var& a, const var& b, backward_fn rule, F f) {
         const T* xp = x.data<T>();
         const T* zp = y.data<T>();
         T* yp = out.data<T>();
+        if (x.shape() == shape && y.shape() == shape) {  // same shapes: a loop the compiler vectorises
+            const T* __restrict p = xp;
+            const T* __restrict q = zp;
+            T* __restrict o = yp;
+            for (std::size_t i = 0, n = out.size(); i < n; ++i) o[i] = f(p[i], q[i]);
+            return;
+        }
         for_each_broadcast(shape, x.shape(), y.shape(),
                            [&](std::size_t o, std::size_t i, std::size_t j) { yp[o] = f(xp[i], zp[j]); });
     });
@@ -40,6 +47,21 @@ void binary_grad(backward_ctx& c, FA fa, FB fb) {
         const T* ap = a.data<T>();
         const T* bp = b.data<T>();
         const T* dy = c.grad_out.data<T>();
+        if (a.shape() == c.out.shape() && b.shape() == c.out.shape()) {  // same shapes: vectorisable loops
+            const T* __restrict p = ap;
+            const T* __restrict q = bp;
+            const T* __restrict g = dy;
+            const std::size_t n = c.out.size();
+            if (c.needs_grad(0)) {
+                T* __restrict d = c.grad_in(0).data<T>();
+                for (std::size_t i = 0; i < n; ++i) d[i] += fa(g[i], p[i], q[i]);
+            }
+            if (c.needs_grad(1)) {
+                T* __restrict d = c.grad_in(1).data<T>();
+                for (std::size_t i = 0; i < n; ++i) d[i] += fb(g[i], p[i], q[i]);
+            }
+            return;
+        }
         if (c.needs_grad(0)) {
             T* da = c.grad_in(0).data<T>();
             for_each_broadcast(c.out.shape(), a.shape(), b.shape(),

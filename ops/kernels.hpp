@@ -56,10 +56,10 @@ void unary_grad(backward_ctx& c, G g) {
     tensor& gx = c.grad_in(0);
     with_dtype(c.out.dtype(), [&](auto t) {
         using T = decltype(t);
-        const T* x = c.in(0).data<T>();
-        const T* y = c.out.data<T>();
-        const T* dy = c.grad_out.data<T>();
-        T* dx = gx.data<T>();
+        const T* __restrict x = c.in(0).data<T>();
+        const T* __restrict y = c.out.data<T>();
+        const T* __restrict dy = c.grad_out.data<T>();
+        T* __restrict dx = gx.data<T>();
         for (std::size_t i = 0, n = gx.size(); i < n; ++i) dx[i] += g(dy[i], y[i], x[i]);
     });
 }

@@ -1,6 +1,7 @@
 // Linear algebra through BLAS on the arrays' own contiguous storage. Transposes are GEMM flags,
 // never copies; backward accumulates straight into the gradient buffers (beta = 1).
 #include <algorithm>
+#include <cstring>
 
 #include "blas.hpp"
 #include "kernels.hpp"
@@ -38,9 +39,10 @@ void linear_backward(backward_ctx& c) {
         if (c.needs_grad(0)) blas::gemm(false, false, m, in, out, T(1), dy, out, w.data<T>(), in, T(1), c.grad_in(0).data<T>(), in);
         if (c.needs_grad(1)) blas::gemm(true, false, out, in, m, T(1), dy, out, x.data<T>(), in, T(1), c.grad_in(1).data<T>(), in);
         if (c.arity() == 3 && c.needs_grad(2)) {
-            T* db = c.grad_in(2).data<T>();
+            T* __restrict db = c.grad_in(2).data<T>();
+            const T* __restrict g = dy;
             for (std::size_t r = 0; r < m; ++r)
-                for (std::size_t j = 0; j < out; ++j) db[j] += dy[r * out + j];
+                for (std::size_t j = 0; j < out; ++j) db[j] += g[r * out + j];
         }
     });
 }
@@ -107,8 +109,7 @@ var linear_impl(std::initializer_list<var> args) {
         T* yp = out.data<T>();
         if (has_bias) {
             const T* bp = r.in(2).data<T>();
-            for (std::size_t i = 0; i < m; ++i)
-                for (std::size_t j = 0; j < out_f; ++j) yp[i * out_f + j] = bp[j];
+            for (std::size_t i = 0; i < m; ++i) std::memcpy(yp + i * out_f, bp, out_f * sizeof(T));
         }
         if (in_f == 0) {
             if (!has_bias) out.fill(0.0);

@@ -2,6 +2,9 @@
 # Install xgrad's build dependencies from Debian packages: non-interactive, idempotent,
 # silent when nothing is missing. Optional tools (Graphviz, gnuplot) are installed with
 # XGRAD_OPTIONAL=1; without them xgrad still builds and degrades cleanly at run time.
+# libtorch (benchmark-only: bench/torch_bench.cpp, the libtorch companion of `xgrad bench`) is
+# installed with XGRAD_BENCH_TORCH=1; it is large (~1 GB with its dependencies) and never needed
+# to build, test or use xgrad.
 set -euo pipefail
 
 required=(cmake g++ make libxtensor-dev xtl-dev libxsimd-dev libxtensor-blas-dev
@@ -14,6 +17,8 @@ fixtures=(python3-torch python3-numpy)
 wanted=("${required[@]}")
 if [[ "${XGRAD_OPTIONAL:-0}" == 1 ]]; then wanted+=("${optional[@]}"); fi
 if [[ "${XGRAD_FIXTURES:-0}" == 1 ]]; then wanted+=("${fixtures[@]}"); fi
+bench_torch=(libtorch-dev)  # benchmark only: XGRAD_BENCH_TORCH=1
+if [[ "${XGRAD_BENCH_TORCH:-0}" == 1 ]]; then wanted+=("${bench_torch[@]}"); fi
 
 missing=()
 for p in "${wanted[@]}"; do
