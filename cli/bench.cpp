@@ -4,9 +4,8 @@
 // over cell × hidden × steps × dtype × threads. `--gemm` also measures the machine's GEMM peak
 // and the fraction of it each step reaches. Companion for libtorch: bench/torch_bench.cpp.
 //
-// The model is built here from registered ops (linear, tanh, sigmoid, mul, add, sub, slice,
-// select) with PyTorch's gate order, like nn::rnn/lstm/gru; swap `bench_model` for the nn layers
-// once they are on main (the forward is the only place that changes).
+// The model is the library's own: cli::sequence_regressor (nn::rnn/lstm/gru + nn::linear head,
+// PyTorch's initialisation) trained with nn::adam (PyTorch's defaults), exactly what users run.
 #include <malloc.h>
 #include <sys/resource.h>
 
@@ -26,6 +25,7 @@
 #include <xgrad/xgrad.hpp>
 
 #include "commands.hpp"
+#include "experiment.hpp"
 
 // ---- allocation counter: every malloc-family call in this program (operator new and
 // xtensor's aligned allocator both end in malloc). Forwarded to glibc's own entry points.
@@ -98,92 +98,6 @@ struct config {
 
 std::size_t gate_count(const std::string& cell) { return cell == "lstm" ? 4 : cell == "gru" ? 3 : 1; }
 
-// ---- the model: one recurrent layer (PyTorch names and gate order) + Dense(1) ----
-struct bench_model {
-    std::string cell;
-    std::size_t h;
-    parameter w_ih, w_hh, b_ih, b_hh, w_out, b_out;
-    tensor h0;  // zero initial state, copied into a reused node buffer each step
-
-    bench_model(const config& c, std::size_t in) : cell(c.cell), h(c.hidden) {
-        const std::size_t g = gate_count(c.cell) * h;
-        const double k = 1.0 / std::sqrt(double(h));
-        rng gen(42);
-        w_ih = parameter(uniform({g, in}, -k, k, gen, c.dt), "weight_ih_l0");
-        w_hh = parameter(uniform({g, h}, -k, k, gen, c.dt), "weight_hh_l0");
-        b_ih = parameter(uniform({g}, -k, k, gen, c.dt), "bias_ih_l0");
-        b_hh = parameter(uniform({g}, -k, k, gen, c.dt), "bias_hh_l0");
-        w_out = parameter(uniform({1, h}, -k, k, gen, c.dt), "weight");
-        b_out = parameter(uniform({1}, -k, k, gen, c.dt), "bias");
-        h0 = tensor::zeros({c.batch, h}, c.dt);
-    }
-    std::vector<parameter> parameters() const { return {w_ih, w_hh, b_ih, b_hh, w_out, b_out}; }
-
-    var operator()(const var& x) const {  // x [batch, time, in] -> [batch, 1]
-        const std::size_t steps = x.shape()[1];
-        var hs = constant(h0);
-        var cs = hs;
-        for (std::size_t t = 0; t < steps; ++t) {
-            var gi = linear(select(x, 1, t), w_ih, b_ih);
-            var gh = linear(hs, w_hh, b_hh);
-            if (cell == "rnn") {
-                hs = tanh(gi + gh);
-            } else if (cell == "lstm") {  // i, f, g, o
-                var gates = gi + gh;
-                var i = sigmoid(slice(gates, 1, 0, h));
-                var f = sigmoid(slice(gates, 1, h, 2 * h));
-                var gg = tanh(slice(gates, 1, 2 * h, 3 * h));
-                var o = sigmoid(slice(gates, 1, 3 * h, 4 * h));
-                cs = f * cs + i * gg;
-                hs = o * tanh(cs);
-            } else {  // gru: r, z, n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))
-                var r = sigmoid(slice(gi, 1, 0, h) + slice(gh, 1, 0, h));
-                var z = sigmoid(slice(gi, 1, h, 2 * h) + slice(gh, 1, h, 2 * h));
-                var n = tanh(slice(gi, 1, 2 * h, 3 * h) + r * slice(gh, 1, 2 * h, 3 * h));
-                hs = n + z * (hs - n);  // (1 - z) ⊙ n + z ⊙ h
-            }
-        }
-        return linear(hs, w_out, b_out);
-    }
-};
-
-// ---- Adam (β1 0.9, β2 0.999, ε 1e-8, lr 1e-3), PyTorch's update; replace by nn/optim.hpp ----
-struct bench_adam {
-    std::vector<parameter> params;
-    std::vector<tensor> m, v;
-    long t = 0;
-    explicit bench_adam(std::vector<parameter> p) : params(std::move(p)) {
-        for (auto& q : params) {
-            m.push_back(tensor::zeros(q.shape(), q.dtype()));
-            v.push_back(tensor::zeros(q.shape(), q.dtype()));
-        }
-    }
-    void zero_grad() {
-        for (auto& p : params) p.zero_grad();
-    }
-    void step(double lr = 1e-3) {
-        ++t;
-        const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
-        const double c1 = 1 - std::pow(b1, double(t)), c2 = 1 - std::pow(b2, double(t));
-        for (std::size_t k = 0; k < params.size(); ++k) {
-            if (!params[k].grad().defined()) continue;
-            params[k].value().visit([&](auto& w) {
-                using T = typename std::decay_t<decltype(w)>::value_type;
-                T* wp = w.data();
-                const T* g = params[k].grad().template data<T>();
-                T* mp = m[k].data<T>();
-                T* vp = v[k].data<T>();
-                const T sb1 = T(b1), sb2 = T(b2), step = T(lr / c1), rc2 = T(1 / std::sqrt(c2)), e = T(eps);
-                for (std::size_t i = 0, n = w.size(); i < n; ++i) {
-                    mp[i] = sb1 * mp[i] + (1 - sb1) * g[i];
-                    vp[i] = sb2 * vp[i] + (1 - sb2) * g[i] * g[i];
-                    wp[i] -= step * mp[i] / (std::sqrt(vp[i]) * rc2 + e);
-                }
-            });
-        }
-    }
-};
-
 double peak_rss_mb() {
     std::ifstream f("/proc/self/status");
     std::string line;
@@ -235,15 +149,15 @@ result run_config(const config& c, int iters) {
     set_num_threads(c.threads);
     reset_peak_rss();
     tape tape;
-    bench_model model(c, 1);
-    bench_adam opt(model.parameters());
+    sequence_regressor model(
+        {.cell = c.cell, .hidden = c.hidden, .init = nn::init_style::pytorch, .seed = 42, .dt = c.dt});
+    nn::adam opt(model);
     const tensor x = randn({c.batch, c.steps, 1}, 7, c.dt);
     const tensor y = randn({c.batch, 1}, 8, c.dt);
     auto step = [&] {
         tape.clear();
         opt.zero_grad();
-        var xv = constant(x);
-        var loss = mse(model(xv), constant(y));
+        var loss = mse(model(constant(x)), constant(y));
         loss.backward();
         opt.step();
     };
@@ -292,6 +206,14 @@ command add_bench(CLI::App& app) {
         } else {
             configs.push_back({opt->cell, opt->hidden, opt->steps, opt->batch, dt, opt->threads});
         }
+        const blas_info blas = blas_config();
+        if (!opt->json) {
+            std::printf("BLAS: %s; core %s%s\n", blas.config.c_str(), blas.core.c_str(),
+                        blas.env_set ? " (OPENBLAS_CORETYPE)" : "");
+            if (!blas.suggested_core.empty())
+                std::printf("note: this CPU can run OpenBLAS core %s; set OPENBLAS_CORETYPE=%s for faster GEMMs\n",
+                            blas.suggested_core.c_str(), blas.suggested_core.c_str());
+        }
         double peak[2][3] = {};  // [dtype][threads]
         if (opt->gemm) {
             for (auto d : {dtype::float32, dtype::float64})
@@ -315,9 +237,9 @@ command add_bench(CLI::App& app) {
             if (opt->json) {
                 std::printf("{\"impl\": \"xgrad\", \"cell\": \"%s\", \"hidden\": %zu, \"steps\": %zu, \"batch\": %zu, "
                             "\"dtype\": \"%s\", \"threads\": %d, \"ms_per_step\": %.4f, \"peak_rss_mb\": %.1f, "
-                            "\"allocs_per_step\": %.1f, \"iters\": %d, \"gemm_gflops\": %.2f",
+                            "\"allocs_per_step\": %.1f, \"iters\": %d, \"gemm_gflops\": %.2f, \"blas_core\": \"%s\"",
                             c.cell.c_str(), c.hidden, c.steps, c.batch, dtype_name(c.dt), c.threads, r.ms_per_step,
-                            r.peak_rss_mb, r.allocs_per_step, r.iters, gf);
+                            r.peak_rss_mb, r.allocs_per_step, r.iters, gf, blas.core.c_str());
                 if (pk > 0) std::printf(", \"fraction_of_peak\": %.3f", gf / pk);
                 std::printf("}\n");
             } else {

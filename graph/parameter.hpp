@@ -16,6 +16,9 @@ struct param_state {
     tensor grad;  // undefined until the first backward reaches it
     std::string name;
     bool requires_grad = true;
+    // Bumped by every mutable access to the value (parameter::value()), so caches derived from the
+    // value (linear()'s transposed weight) know when it may have changed.
+    std::uint64_t version = 0;
     // The leaf node of this parameter on the tape that used it last.
     std::uint64_t tape_id = 0;
     std::uint32_t tape_gen = 0;
@@ -33,7 +36,11 @@ public:
 
     bool defined() const { return s_ != nullptr; }
     const tensor& value() const { return state().value; }
-    tensor& value() { return state().value; }
+    tensor& value() {
+        param_state& s = state();
+        ++s.version;
+        return s.value;
+    }
     // dL/dparameter accumulated since the last zero_grad() (undefined if never reached).
     const tensor& grad() const { return state().grad; }
     tensor& grad() { return state().grad; }

@@ -58,6 +58,12 @@ struct node {
     node_attrs attrs;
     backward_fn backward = nullptr;
     std::shared_ptr<param_state> param;  // kind == parameter
+    // Parameter leaves only: how many ops read this leaf as a linear() weight in this generation, and
+    // the weight transposed, cached by linear() from the second use on (valid while the parameter's
+    // version equals value_t_version). See ops/linalg.cpp.
+    std::uint32_t weight_uses = 0;
+    std::uint64_t value_t_version = 0;
+    tensor value_t;
     std::string name;            // a user label (inputs) or the parameter's name
 };
 

@@ -1,6 +1,13 @@
 #include "blas.hpp"
 
 #include <cblas.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cstdlib>
+#include <string>
+
+#include "ops.hpp"
 
 namespace xgrad::blas {
 
@@ -25,6 +32,59 @@ void gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, double 
 }  // namespace xgrad::blas
 
 namespace xgrad {
+
 void set_num_threads(int n) { openblas_set_num_threads(n < 1 ? 1 : n); }
 int num_threads() { return openblas_get_num_threads(); }
+
+namespace {
+
+std::string lower(std::string s) {
+    for (auto& ch : s) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+    return s;
+}
+
+// The best OpenBLAS x86-64 core this CPU can run, by instruction set (not by model name, which is
+// what OpenBLAS 0.3.21 goes by and what VMs hide).
+std::string best_core_for_cpu() {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+        return "SkylakeX";
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
+#endif
+    return "";
+}
+
+// Cores at least as capable as `best`: OpenBLAS names newer AVX-512 parts differently.
+bool good_enough(const std::string& core, const std::string& best) {
+    const std::string c = lower(core);
+    if (best == "SkylakeX") return c == "skylakex" || c == "cooperlake" || c == "sapphirerapids";
+    if (best == "Haswell")
+        return c == "haswell" || c == "zen" || c == "skylakex" || c == "cooperlake" || c == "sapphirerapids";
+    return true;
+}
+
+}  // namespace
+
+blas_info blas_config() {
+    blas_info info;
+    info.config = openblas_get_config();
+    info.core = openblas_get_corename();
+    info.env_set = std::getenv("OPENBLAS_CORETYPE") != nullptr;
+    const std::string best = best_core_for_cpu();
+    if (!best.empty() && !good_enough(info.core, best)) info.suggested_core = best;
+    return info;
+}
+
+void reexec_with_best_blas_core(char** argv) {
+    const char* keep = std::getenv("XGRAD_KEEP_BLAS_CORE");
+    if (keep && std::string(keep) == "1") return;
+    const blas_info info = blas_config();
+    if (info.env_set || info.suggested_core.empty()) return;
+    if (::setenv("OPENBLAS_CORETYPE", info.suggested_core.c_str(), 1) != 0) return;
+    ::execv("/proc/self/exe", argv);  // returns only on failure: carry on with the detected core
+    ::unsetenv("OPENBLAS_CORETYPE");
+}
+
 }  // namespace xgrad

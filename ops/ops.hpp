@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -94,5 +95,24 @@ var cross_entropy(const var& logits, const var& classes);  // logits [N, C], cla
 // Threads of the BLAS library behind matmul and linear (OpenBLAS).
 void set_num_threads(int n);
 int num_threads();
+
+// What the BLAS library is running on. OpenBLAS picks its kernels ("core") once, when it is loaded;
+// a CPU model it does not know (common in VMs: "Intel Xeon Processor") makes it fall back to its
+// oldest x86-64 kernels (Prescott, SSE3), several times slower than the AVX2/AVX-512 ones the CPU
+// has. `suggested_core` is then the core to request with the environment variable
+// OPENBLAS_CORETYPE (read only at load time: set it before the program starts).
+struct blas_info {
+    std::string config;          // openblas_get_config(), e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH ..."
+    std::string core;            // openblas_get_corename(), e.g. "Prescott" or "SkylakeX"
+    std::string suggested_core;  // a better core for this CPU, or "" when `core` is already right
+    bool env_set = false;        // OPENBLAS_CORETYPE was set by the environment
+};
+blas_info blas_config();
+
+// For programs (not libraries): when the BLAS core is misdetected and OPENBLAS_CORETYPE is unset,
+// set it to the suggested core and re-execute this program (/proc/self/exe) with the same arguments,
+// so OpenBLAS loads with the right kernels. Returns (without exec) when nothing needs fixing, when
+// XGRAD_KEEP_BLAS_CORE=1 is set, or when the re-exec fails. The `xgrad` program calls it first thing.
+void reexec_with_best_blas_core(char** argv);
 
 }  // namespace xgrad

@@ -1,0 +1,95 @@
+// The fast paths behind some ops give the same values as the plain formulas: the SIMD tanh, and
+// linear()'s cached transposed weight (a parameter used at every time step).
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include <xgrad/xgrad.hpp>
+
+using namespace xgrad;
+
+namespace {
+
+// Largest |a − b| / |b| over the elements (b from std::tanh in long double).
+template <class T>
+double tanh_max_rel_error(const std::vector<double>& xs) {
+    tape t;
+    tensor x = tensor::zeros({xs.size()}, std::is_same_v<T, float> ? dtype::float32 : dtype::float64);
+    for (std::size_t i = 0; i < xs.size(); ++i) x.set_flat(i, xs[i]);
+    var y = tanh(input(x));
+    double worst = 0;
+    for (std::size_t i = 0; i < xs.size(); ++i) {
+        const long double xi = static_cast<T>(xs[i]);
+        const long double ref = std::tanh(xi);
+        const long double got = y.value().flat(i);
+        const long double err = ref == 0 ? std::fabs(got) : std::fabs((got - ref) / ref);
+        worst = std::max(worst, double(err));
+    }
+    return worst;
+}
+
+std::vector<double> tanh_points() {
+    std::vector<double> xs{0.0, -0.0, 1e-30, -1e-8, 0.2499999, 0.25, 0.2500001, -0.25, 0.625, 1.0, -3.0, 9.0, 20.0,
+                           -40.0, 400.0, -1e4};
+    rng gen(3);
+    for (int i = 0; i < 4000; ++i) xs.push_back(gen.uniform(-6, 6) * std::pow(10.0, gen.uniform(-3, 0.5)));
+    return xs;
+}
+
+}  // namespace
+
+TEST_CASE("tanh agrees with std::tanh to a few ulp over its whole range, float and double") {
+    const auto xs = tanh_points();
+    CHECK(tanh_max_rel_error<float>(xs) < 4 * 6e-8);
+    CHECK(tanh_max_rel_error<double>(xs) < 8 * 1.2e-16);
+}
+
+TEST_CASE("tanh of special values: ±0 keep their sign, ±inf give ±1, NaN stays NaN") {
+    tape t;
+    tensor x = tensor::zeros({16}, dtype::float64);
+    const double v[] = {0.0, -0.0, INFINITY, -INFINITY, NAN};
+    for (std::size_t i = 0; i < 16; ++i) x.set_flat(i, v[i % 5]);
+    var y = tanh(input(x));
+    CHECK(y.value().flat(0) == 0.0);
+    CHECK(std::signbit(y.value().flat(1)));
+    CHECK(y.value().flat(2) == 1.0);
+    CHECK(y.value().flat(3) == -1.0);
+    CHECK(std::isnan(y.value().flat(4)));
+}
+
+TEST_CASE("a weight used at many steps gives the same values and gradients as the uncached product") {
+    for (dtype d : {dtype::float32, dtype::float64}) {
+        parameter w(randn({7, 5}, 1, d), "w");
+        parameter b(randn({7}, 2, d), "b");
+        const tensor x0 = randn({3, 5}, 3, d), x1 = randn({3, 5}, 4, d), x2 = randn({3, 5}, 5, d);
+        tape t;
+        // Uses 2 and 3 of w run through the cached transpose; matmul(x, transpose(w)) never does.
+        var y = linear(input(x0), w, b) + linear(input(x1), w, b) + linear(input(x2), w);
+        var ref = matmul(input(x0), transpose(w)) + b + matmul(input(x1), transpose(w)) + b +
+                  matmul(input(x2), transpose(w));
+        const double tol = d == dtype::float32 ? 1e-5 : 1e-13;
+        for (std::size_t i = 0; i < y.value().size(); ++i)
+            CHECK(y.value().flat(i) == doctest::Approx(ref.value().flat(i)).epsilon(tol));
+        t.backward(sum(y * y));
+        const tensor g = w.grad();
+        w.zero_grad();
+        b.zero_grad();
+        t.backward(sum(ref * ref));
+        for (std::size_t i = 0; i < g.size(); ++i)
+            CHECK(g.flat(i) == doctest::Approx(w.grad().flat(i)).epsilon(tol));
+    }
+}
+
+TEST_CASE("a weight changed between two uses on one tape is never read from a stale cache") {
+    parameter w(randn({4, 3}, 1, dtype::float64), "w");
+    const tensor x = randn({2, 3}, 2, dtype::float64);
+    tape t;
+    var a = linear(input(x), w);  // first use: no cache
+    var b = linear(input(x), w);  // second use: caches wᵀ
+    w.value().set_flat(0, w.value().flat(0) + 1.0);  // an in-place change bumps the parameter's version
+    var c = linear(input(x), w);  // must see the new value
+    CHECK(a.value().flat(0) == b.value().flat(0));
+    CHECK(c.value().flat(0) == doctest::Approx(b.value().flat(0) + x.flat(0)).epsilon(1e-14));
+    CHECK(c.value().flat(4) == doctest::Approx(b.value().flat(4) + x.flat(3)).epsilon(1e-14));  // y[1,0]
+    CHECK(c.value().flat(1) == b.value().flat(1));  // y[0,1] does not read w[0,0]
+}
