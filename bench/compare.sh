@@ -6,6 +6,14 @@ set -euo pipefail
 build=${1:-build}
 runs=${RUNS:-3}
 configs=${CONFIGS:-"rnn,50,10,float32,1 lstm,50,10,float32,1 gru,50,10,float32,1 lstm,256,10,float32,1 gru,256,10,float32,1 rnn,50,100,float32,1 rnn,50,10,float64,1 lstm,1024,10,float32,1 gru,1024,10,float32,1 lstm,1024,10,float32,2"}
+# Both programs get the same OpenBLAS kernels: `xgrad` would re-exec itself with the best core for
+# this CPU (OpenBLAS misdetects some VMs' CPUs and falls back to SSE3 kernels); libtorch links the
+# same libopenblas, so it gets the same OPENBLAS_CORETYPE here. Set it yourself to compare others.
+if [[ -z ${OPENBLAS_CORETYPE:-} ]]; then
+  OPENBLAS_CORETYPE=$(XGRAD_KEEP_BLAS_CORE=1 $build/cli/xgrad bench --blas | sed -n 's/^best core for this CPU: //p')
+  export OPENBLAS_CORETYPE
+fi
+echo "OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE (both programs)"
 [[ -x $build/bench/xgrad_bench_torch ]] || { echo "compare.sh: $build/bench/xgrad_bench_torch not built (libtorch missing)"; exit 1; }
 printf "%-5s %6s %5s %-7s %3s | %10s | %12s %6s | %12s %6s\n" cell hidden steps dtype thr "xgrad ms" "torch fused" ratio "torch unroll" ratio
 for c in $configs; do

@@ -86,7 +86,7 @@ struct bench_options {
     std::string dtype = "float32";
     int threads = 1;
     int iters = 0;  // 0: about 1.5 s of steps (at least 10)
-    bool json = false, sweep = false, gemm = false;
+    bool json = false, sweep = false, gemm = false, blas = false;
 };
 
 struct config {
@@ -194,6 +194,7 @@ command add_bench(CLI::App& app) {
     sub->add_flag("--sweep", opt->sweep, "Run cell {rnn,lstm,gru} × hidden {50,256,1024} × steps {10,100} × dtype × threads {1,2}");
     sub->add_flag("--gemm", opt->gemm, "Also measure the sgemm/dgemm peak and each step's fraction of it");
     sub->add_flag("--json", opt->json, "One JSON object per configuration");
+    sub->add_flag("--blas", opt->blas, "Print the BLAS library, its core, and the core this CPU could use, then exit");
     return [opt]() {
         std::vector<config> configs;
         const xgrad::dtype dt = opt->dtype == "float64" ? dtype::float64 : dtype::float32;
@@ -207,6 +208,12 @@ command add_bench(CLI::App& app) {
             configs.push_back({opt->cell, opt->hidden, opt->steps, opt->batch, dt, opt->threads});
         }
         const blas_info blas = blas_config();
+        if (opt->blas) {
+            std::printf("config: %s\ncore: %s%s\nbest core for this CPU: %s\n", blas.config.c_str(), blas.core.c_str(),
+                        blas.env_set ? " (from OPENBLAS_CORETYPE)" : "",
+                        blas.suggested_core.empty() ? blas.core.c_str() : blas.suggested_core.c_str());
+            return 0;
+        }
         if (!opt->json) {
             std::printf("BLAS: %s; core %s%s\n", blas.config.c_str(), blas.core.c_str(),
                         blas.env_set ? " (OPENBLAS_CORETYPE)" : "");
