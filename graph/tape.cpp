@@ -136,6 +136,13 @@ var tape::constant(const tensor& value) {
     return handle(static_cast<std::uint32_t>(size_ - 1));
 }
 
+var tape::full(const shape_t& shape, double value, xgrad::dtype d) {
+    node& n = push(node_kind::constant);
+    n.value.reshape_storage(shape, d);
+    n.value.fill(value);
+    return handle(static_cast<std::uint32_t>(size_ - 1));
+}
+
 var tape::use(const std::shared_ptr<param_state>& p) {
     if (p->tape_id == id_ && p->tape_gen == gen_ && p->tape_index < size_ && nodes_[p->tape_index].param == p)
         return handle(p->tape_index);
@@ -231,6 +238,7 @@ var input(tensor value, input_options opt) {
 var input(tensor value, std::string name) { return tape::active().input(std::move(value), false, std::move(name)); }
 var constant(tensor&& value) { return tape::active().constant(std::move(value)); }
 var constant(const tensor& value) { return tape::active().constant(value); }
+var full(const shape_t& shape, double value, dtype d) { return tape::active().full(shape, value, d); }
 
 std::string scope_suffix() {
     tape* t = g_active;

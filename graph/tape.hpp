@@ -139,6 +139,7 @@ public:
     var input(tensor value, bool requires_grad, std::string name);
     var constant(tensor&& value);
     var constant(const tensor& value);  // copies into the node's reused buffer: no allocation once warm
+    var full(const shape_t& shape, double value, xgrad::dtype d);  // a constant filled in its reused buffer
     var use(const std::shared_ptr<param_state>& p);
 
     // A fresh node slot (reused memory) at the end of the tape. For ops and custom leaves.
@@ -239,6 +240,9 @@ var input(tensor value, input_options opt = {});
 var input(tensor value, std::string name);
 var constant(tensor&& value);
 var constant(const tensor& value);  // copies into a reused node buffer (steady state allocates nothing)
+// A constant of this shape with every element `value` (e.g. a zero initial state), built in the
+// node's reused buffer: unlike constant(tensor::zeros(...)) it allocates nothing once warm.
+var full(const shape_t& shape, double value, dtype d);
 
 // "scope 'rnn/t=3'" for the active tape's current scope, or "" at the root / without a tape.
 std::string scope_suffix();

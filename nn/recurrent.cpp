@@ -74,7 +74,7 @@ void recurrent_base::check_input(const var& x, const std::vector<var>& h0, const
 
 var recurrent_base::initial(const std::vector<var>& h0, std::size_t l, std::size_t batch, dtype d) const {
     if (!h0.empty()) return h0[l];
-    return constant(tensor::zeros({batch, opt_.hidden_size}, d));
+    return full({batch, opt_.hidden_size}, 0.0, d);
 }
 
 var recurrent_base::project(const var& x, std::size_t l) const {

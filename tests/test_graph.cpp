@@ -256,3 +256,17 @@ TEST_CASE("seeded random numbers are reproducible") {
     for (int i = 0; i < 20000; ++i) m += g.normal();
     CHECK(std::abs(m / 20000) < 0.03);
 }
+
+TEST_CASE("full() makes a constant of one value that needs no gradient, and reuses its buffer") {
+    tape t;
+    var z = full({2, 3}, 0.5, dtype::float64);
+    CHECK(z.shape() == shape_t{2, 3});
+    CHECK(z.dtype() == dtype::float64);
+    CHECK(!z.requires_grad());
+    for (std::size_t i = 0; i < 6; ++i) CHECK(z.value().flat(i) == 0.5);
+    const void* buffer = z.value().data<double>();
+    t.clear();
+    var again = full({3, 2}, -1.0, dtype::float64);  // same slot, same element count: same buffer
+    CHECK(again.value().data<double>() == buffer);
+    CHECK(again.value().flat(5) == -1.0);
+}
