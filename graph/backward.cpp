@@ -46,6 +46,16 @@ tensor& tape::grad_slot(std::uint32_t i) {
     return n.grad;
 }
 
+tensor& tape::grad_slot_for_write(std::uint32_t i, bool& assign) {
+    node& n = nodes_[i];
+    assign = !n.param && !n.grad_ready;  // parameters accumulate across passes until zero_grad
+    if (!assign) return grad_slot(i);
+    const tensor& v = value(i);
+    n.grad.reshape_storage(v.shape(), v.dtype());
+    n.grad_ready = true;
+    return n.grad;
+}
+
 void tape::backward(const var& root) {
     const std::uint32_t r = index_of(root);
     const tensor& v = value(r);

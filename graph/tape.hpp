@@ -157,6 +157,7 @@ private:
     friend class var;
     friend class backward_ctx;
     tensor& grad_slot(std::uint32_t input_index);
+    tensor& grad_slot_for_write(std::uint32_t input_index, bool& assign);
     void sweep(std::uint32_t root);  // the reverse loop, once the root's gradient is seeded
 
     std::vector<node> nodes_;
@@ -183,6 +184,10 @@ public:
     const tensor& in(std::size_t i) const { return t_.value(self.inputs[i]); }
     bool needs_grad(std::size_t i) const { return t_.at(self.inputs[i]).requires_grad; }
     tensor& grad_in(std::size_t i) { return t_.grad_slot(self.inputs[i]); }
+    // For a rule that writes every element of input i's gradient: the same buffer, but when this rule
+    // is the first to reach it in this pass it is not zero-filled and `assign` is true: the rule must
+    // then store (=) rather than add (+=). Saves a memset and a read per element on the hot path.
+    tensor& grad_in_overwrite(std::size_t i, bool& assign) { return t_.grad_slot_for_write(self.inputs[i], assign); }
     const node_attrs& attrs() const { return self.attrs; }
     const tensor& saved(std::size_t k) const { return self.saved[k]; }
 

@@ -52,13 +52,14 @@ void binary_grad(backward_ctx& c, FA fa, FB fb) {
             const T* __restrict q = bp;
             const T* __restrict g = dy;
             const std::size_t n = c.out.size();
+            bool assign = false;
             if (c.needs_grad(0)) {
-                T* __restrict d = c.grad_in(0).data<T>();
-                for (std::size_t i = 0; i < n; ++i) d[i] += fa(g[i], p[i], q[i]);
+                T* d = c.grad_in_overwrite(0, assign).data<T>();
+                store_or_add(d, n, assign, [&](std::size_t i) { return fa(g[i], p[i], q[i]); });
             }
-            if (c.needs_grad(1)) {
-                T* __restrict d = c.grad_in(1).data<T>();
-                for (std::size_t i = 0; i < n; ++i) d[i] += fb(g[i], p[i], q[i]);
+            if (c.needs_grad(1)) {  // after input 0: mul(x, x) adds its second share to the first
+                T* d = c.grad_in_overwrite(1, assign).data<T>();
+                store_or_add(d, n, assign, [&](std::size_t i) { return fb(g[i], p[i], q[i]); });
             }
             return;
         }

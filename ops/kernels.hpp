@@ -49,18 +49,27 @@ var unary(op id, const var& x, backward_fn rule, F f, const node_attrs& attrs = 
     return r.finish(rule);
 }
 
+// d[i] = v(i) when `assign` (a gradient buffer this rule is first to write), else d[i] += v(i).
+template <class T, class V>
+void store_or_add(T* __restrict d, std::size_t n, bool assign, V v) {
+    if (assign)
+        for (std::size_t i = 0; i < n; ++i) d[i] = v(i);
+    else
+        for (std::size_t i = 0; i < n; ++i) d[i] += v(i);
+}
+
 // dx += g(dy, y, x) elementwise for a unary op.
 template <class G>
 void unary_grad(backward_ctx& c, G g) {
     if (!c.needs_grad(0)) return;
-    tensor& gx = c.grad_in(0);
+    bool assign = false;
+    tensor& gx = c.grad_in_overwrite(0, assign);
     with_dtype(c.out.dtype(), [&](auto t) {
         using T = decltype(t);
         const T* __restrict x = c.in(0).data<T>();
         const T* __restrict y = c.out.data<T>();
         const T* __restrict dy = c.grad_out.data<T>();
-        T* __restrict dx = gx.data<T>();
-        for (std::size_t i = 0, n = gx.size(); i < n; ++i) dx[i] += g(dy[i], y[i], x[i]);
+        store_or_add(gx.data<T>(), gx.size(), assign, [&](std::size_t i) { return g(dy[i], y[i], x[i]); });
     });
 }
 

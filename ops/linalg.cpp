@@ -24,7 +24,11 @@ void matmul_backward(backward_ctx& c) {
     with_dtype(a.dtype(), [&](auto t) {
         using T = decltype(t);
         const T* dy = c.grad_out.data<T>();
-        if (c.needs_grad(0)) blas::gemm(false, true, m, k, n, T(1), dy, n, b.data<T>(), n, T(1), c.grad_in(0).data<T>(), k);
+        if (c.needs_grad(0)) {
+            bool assign = false;
+            T* da = c.grad_in_overwrite(0, assign).data<T>();
+            blas::gemm(false, true, m, k, n, T(1), dy, n, b.data<T>(), n, assign ? T(0) : T(1), da, k);
+        }
         if (c.needs_grad(1)) blas::gemm(true, false, k, n, m, T(1), a.data<T>(), k, dy, n, T(1), c.grad_in(1).data<T>(), n);
     });
 }
@@ -38,7 +42,11 @@ void linear_backward(backward_ctx& c) {
     with_dtype(x.dtype(), [&](auto t) {
         using T = decltype(t);
         const T* dy = c.grad_out.data<T>();
-        if (c.needs_grad(0)) blas::gemm(false, false, m, in, out, T(1), dy, out, w.data<T>(), in, T(1), c.grad_in(0).data<T>(), in);
+        if (c.needs_grad(0)) {
+            bool assign = false;
+            T* dx = c.grad_in_overwrite(0, assign).data<T>();
+            blas::gemm(false, false, m, in, out, T(1), dy, out, w.data<T>(), in, assign ? T(0) : T(1), dx, in);
+        }
         if (c.needs_grad(1)) blas::gemm(true, false, out, in, m, T(1), dy, out, x.data<T>(), in, T(1), c.grad_in(1).data<T>(), in);
         if (c.arity() == 3 && c.needs_grad(2)) {
             T* __restrict db = c.grad_in(2).data<T>();

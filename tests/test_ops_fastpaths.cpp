@@ -93,3 +93,24 @@ TEST_CASE("a weight changed between two uses on one tape is never read from a st
     CHECK(c.value().flat(4) == doctest::Approx(b.value().flat(4) + x.flat(3)).epsilon(1e-14));  // y[1,0]
     CHECK(c.value().flat(1) == b.value().flat(1));  // y[0,1] does not read w[0,0]
 }
+
+TEST_CASE("the first rule to write a gradient assigns it, later ones add: fan-out and x*x stay exact") {
+    tape t;
+    tensor xv = randn({4, 3}, 9, dtype::float64);
+    var x = input(xv, {.requires_grad = true});
+    // x feeds mul(x, x) (both inputs), tanh(x) and linear(x, w): four writers of one buffer.
+    parameter w(randn({2, 3}, 10, dtype::float64), "w");
+    var loss = sum(x * x) + sum(tanh(x)) + sum(linear(x, w));
+    t.backward(loss);
+    for (std::size_t i = 0; i < 4; ++i)
+        for (std::size_t j = 0; j < 3; ++j) {
+            const double xi = xv.flat(i * 3 + j), th = std::tanh(xi);
+            const double expect = 2 * xi + (1 - th * th) + w.value().flat(j) + w.value().flat(3 + j);
+            CHECK(x.grad().flat(i * 3 + j) == doctest::Approx(expect).epsilon(1e-13));
+        }
+    // A second backward on the same tape starts from fresh buffers again (no stale sums).
+    w.zero_grad();
+    t.backward(loss);
+    CHECK(x.grad().flat(0) == doctest::Approx(2 * xv.flat(0) + (1 - std::pow(std::tanh(xv.flat(0)), 2)) +
+                                              w.value().flat(0) + w.value().flat(3)).epsilon(1e-13));
+}
