@@ -60,8 +60,10 @@ void hard_tanh_backward(backward_ctx& c) {
     unary_grad(c, [=](auto dy, auto, auto x) { return (x > lo && x < hi) ? dy : decltype(dy)(0); });
 }
 
-// Along axis (read as [outer, n, inner]): y = softmax   dx = y (dy - Σ dy y)
-void softmax_backward(backward_ctx& c) {
+// The shared shape of the two softmax rules: for every lane along the op's axis (read as
+// [outer, n, inner]), first a reduction r = Σ_k red(dy_k, y_k), then dx_k += grad(dy_k, y_k, r).
+template <class Red, class Grad>
+void along_axis_grad(backward_ctx& c, Red red, Grad grad) {
     if (!c.needs_grad(0)) return;
     const auto sp = split_at(c.out.shape(), static_cast<std::size_t>(c.attrs().axis));
     tensor& gx = c.grad_in(0);
@@ -73,37 +75,25 @@ void softmax_backward(backward_ctx& c) {
         for (std::size_t o = 0; o < sp.outer; ++o)
             for (std::size_t i = 0; i < sp.inner; ++i) {
                 const std::size_t base = o * sp.n * sp.inner + i;
-                T dot = 0;
-                for (std::size_t k = 0; k < sp.n; ++k) dot += dy[base + k * sp.inner] * y[base + k * sp.inner];
+                T r = 0;
+                for (std::size_t k = 0; k < sp.n; ++k) r += red(dy[base + k * sp.inner], y[base + k * sp.inner]);
                 for (std::size_t k = 0; k < sp.n; ++k) {
                     const std::size_t at = base + k * sp.inner;
-                    dx[at] += y[at] * (dy[at] - dot);
+                    dx[at] += grad(dy[at], y[at], r);
                 }
             }
     });
 }
 
+// y = softmax x   dx = y (dy - Σ dy y)
+void softmax_backward(backward_ctx& c) {
+    along_axis_grad(c, [](auto dy, auto y) { return dy * y; }, [](auto dy, auto y, auto dot) { return y * (dy - dot); });
+}
+
 // y = x - logsumexp x   dx = dy - e^y Σ dy
 void log_softmax_backward(backward_ctx& c) {
-    if (!c.needs_grad(0)) return;
-    const auto sp = split_at(c.out.shape(), static_cast<std::size_t>(c.attrs().axis));
-    tensor& gx = c.grad_in(0);
-    with_dtype(gx.dtype(), [&](auto t) {
-        using T = decltype(t);
-        const T* y = c.out.data<T>();
-        const T* dy = c.grad_out.data<T>();
-        T* dx = gx.data<T>();
-        for (std::size_t o = 0; o < sp.outer; ++o)
-            for (std::size_t i = 0; i < sp.inner; ++i) {
-                const std::size_t base = o * sp.n * sp.inner + i;
-                T total = 0;
-                for (std::size_t k = 0; k < sp.n; ++k) total += dy[base + k * sp.inner];
-                for (std::size_t k = 0; k < sp.n; ++k) {
-                    const std::size_t at = base + k * sp.inner;
-                    dx[at] += dy[at] - std::exp(y[at]) * total;
-                }
-            }
-    });
+    along_axis_grad(c, [](auto dy, auto) { return dy; },
+                    [](auto dy, auto y, auto total) { return dy - std::exp(y) * total; });
 }
 
 var softmax_impl(op id, const var& x, std::int64_t axis, bool log_form) {

@@ -14,6 +14,8 @@
 
 #include <xgrad/xgrad.hpp>
 
+#include "helpers.hpp"
+
 using namespace xgrad;
 namespace fs = std::filesystem;
 
@@ -84,16 +86,7 @@ std::string read_bytes(const std::string& p) {
 }
 void write_bytes(const std::string& p, const std::string& s) { std::ofstream(p, std::ios::binary) << s; }
 
-template <class E>
-std::string message_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const E& e) {
-        return e.what();
-    }
-    FAIL("expected an exception");
-    return {};
-}
+using xgrad::testing::message_of;
 bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 const std::string data_dir = XGRAD_TEST_DATA;

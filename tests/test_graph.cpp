@@ -3,21 +3,12 @@
 
 #include <xgrad/xgrad.hpp>
 
+#include "helpers.hpp"
+
 using namespace xgrad;
 
-namespace {
-template <class E, class F>
-std::string message_of(F&& f) {
-    try {
-        f();
-    } catch (const E& e) {
-        return e.what();
-    }
-    FAIL("expected an exception");
-    return {};
-}
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-}  // namespace
+using xgrad::testing::contains;
+using xgrad::testing::message_of;
 
 TEST_CASE("the README example: gradients of a small graph") {
     tape t;
