@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
     add(xgrad::cli::add_train);
     add(xgrad::cli::add_graph);
     add(xgrad::cli::add_bench);
+    add(xgrad::cli::add_generate);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
