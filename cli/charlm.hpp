@@ -102,7 +102,7 @@ double bits_per_char(char_model& model, const std::vector<std::size_t>& ids, std
 struct charlm_train_options {
     std::size_t seq = 64;      // BPTT chunk length
     std::size_t batch = 16;    // parallel streams
-    std::size_t steps = 1000;  // optimizer steps
+    std::size_t steps = 2000;  // optimizer steps
     double lr = 3e-3;          // Adam
     double clip = 1.0;         // global gradient-norm clip (0: off)
     std::size_t eval_every = 0;  // held-out evaluation every this many steps (0: steps / 10, at least 1)

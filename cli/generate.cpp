@@ -89,8 +89,14 @@ int run_train_mode(const generate_config& c) {
 }
 
 int run_sample_mode(const generate_config& c) {
+    if (!(c.temperature >= 0) || !std::isfinite(c.temperature))
+        throw argument_error("--temperature must be >= 0 (0 = greedy, small = nearly greedy, 1 = the model's own "
+                             "distribution), got " + std::to_string(c.temperature));
     auto model = load_charlm(c.load);
-    if (!c.prime.empty()) model->vocab().encode(c.prime);  // a clear error before anything is printed
+    for (char ch : c.prime)  // a clear error before anything is printed
+        if (!model->vocab().contains(ch))
+            throw argument_error("--prime: character " + describe_char(ch) + " is not in the vocabulary of '" + c.load +
+                                 "' (" + std::to_string(model->vocab().size()) + " characters)");
     std::cout << c.prime << sample(*model, c.prime, c.length, c.temperature, c.seed) << "\n";
     if (!c.eval.empty()) {
         const std::string text = read_corpus({c.eval});
@@ -125,25 +131,26 @@ command add_generate(CLI::App& app) {
     auto* load = sub->add_option("--load", c->load, "Sample from this checkpoint (written by --train)")->excludes(train);
     train->excludes(load);
     // model and training (--train)
+    auto* tg = sub->add_option_group("Training (with --train)");
     std::vector<CLI::Option*> training{
-        sub->add_option("--cell", c->model.cell, "Recurrent cell")->check(CLI::IsMember({"lstm", "gru"}))->capture_default_str(),
-        sub->add_option("--hidden", c->model.hidden, "Hidden size")->check(CLI::Range(1, 4096))->capture_default_str(),
-        sub->add_option("--embed", c->model.embed, "Embedding size")->check(CLI::Range(1, 4096))->capture_default_str(),
-        sub->add_option("--seq", c->train.seq, "BPTT chunk length (characters per step and stream)")->check(CLI::Range(1, 100000))->capture_default_str(),
-        sub->add_option("--batch", c->train.batch, "Parallel streams per step")->check(CLI::Range(1, 100000))->capture_default_str(),
-        sub->add_option("--steps", c->train.steps, "Optimizer (Adam) steps")->check(CLI::Range(1, 100000000))->capture_default_str(),
-        sub->add_option("--lr", c->train.lr, "Adam learning rate")->check(CLI::PositiveNumber)->capture_default_str(),
-        sub->add_option("--clip", c->train.clip, "Clip the global gradient norm to this (0: off)")->check(CLI::NonNegativeNumber)->capture_default_str(),
-        sub->add_option("--eval-every", c->train.eval_every, "Held-out evaluation every N steps (0: steps/10)")->capture_default_str(),
-        sub->add_option("--save", c->save, "Checkpoint to write after training")->capture_default_str()};
+        tg->add_option("--cell", c->model.cell, "Recurrent cell")->check(CLI::IsMember({"lstm", "gru"}))->capture_default_str(),
+        tg->add_option("--hidden", c->model.hidden, "Hidden size")->check(CLI::Range(1, 4096))->capture_default_str(),
+        tg->add_option("--embed", c->model.embed, "Embedding size")->check(CLI::Range(1, 4096))->capture_default_str(),
+        tg->add_option("--seq", c->train.seq, "BPTT chunk length (characters per step and stream)")->check(CLI::Range(1, 100000))->capture_default_str(),
+        tg->add_option("--batch", c->train.batch, "Parallel streams per step")->check(CLI::Range(1, 100000))->capture_default_str(),
+        tg->add_option("--steps", c->train.steps, "Optimizer (Adam) steps")->check(CLI::Range(1, 100000000))->capture_default_str(),
+        tg->add_option("--lr", c->train.lr, "Adam learning rate")->check(CLI::PositiveNumber)->capture_default_str(),
+        tg->add_option("--clip", c->train.clip, "Clip the global gradient norm to this (0: off)")->check(CLI::NonNegativeNumber)->capture_default_str(),
+        tg->add_option("--eval-every", c->train.eval_every, "Held-out evaluation every N steps (0: steps/10)")->capture_default_str(),
+        tg->add_option("--save", c->save, "Checkpoint to write after training")->capture_default_str()};
     for (auto* o : training) o->needs(train)->excludes(load);
     // sampling (--load)
+    auto* sg = sub->add_option_group("Sampling (with --load)");
     std::vector<CLI::Option*> sampling{
-        sub->add_option("--prime", c->prime, "Text the model reads first (printed before the sample; empty: a newline)"),
-        sub->add_option("--length", c->length, "Characters to generate")->check(CLI::Range(0, 100000000))->capture_default_str(),
-        sub->add_option("--temperature", c->temperature, "Sampling temperature: softmax(logits / T); 0 = greedy")
-            ->check(CLI::NonNegativeNumber)->capture_default_str(),
-        sub->add_option("--eval", c->eval, "Also print the bits per character of the model on this text file")};
+        sg->add_option("--prime", c->prime, "Text the model reads first (printed before the sample; empty: a newline)"),
+        sg->add_option("--length", c->length, "Characters to generate")->check(CLI::Range(0, 100000000))->capture_default_str(),
+        sg->add_option("--temperature", c->temperature, "Sampling temperature: softmax(logits / T); 0 = greedy")->capture_default_str(),
+        sg->add_option("--eval", c->eval, "Also print the bits per character of the model on this text file")};
     for (auto* o : sampling) o->needs(load)->excludes(train);
     sub->add_option("--seed", c->seed, "Seed of initialisation (--train) or sampling (--load)")->capture_default_str();
     sub->add_flag("--quiet,-q", c->quiet, "--train: print only the final bits-per-character line");
