@@ -56,13 +56,14 @@ int run_train_mode(const generate_config& c) {
     char_model model(mo, data.vocab);
     std::size_t params = 0;
     for (auto& [name, p] : model.named_parameters()) params += p.value().size();
-    std::cout << "corpus: " << files.size() << (files.size() == 1 ? " file, " : " files, ") << text.size()
+    if (!c.quiet)
+        std::cout << "corpus: " << files.size() << (files.size() == 1 ? " file, " : " files, ") << text.size()
               << " characters, vocabulary " << data.vocab.size() << "; training " << data.train.size()
               << ", held-out " << data.held_out.size() << " (last 10%)\n"
               << "model: " << mo.cell << ", hidden " << mo.hidden << ", embed " << mo.embed << ", " << params
               << " parameters; seq " << c.train.seq << ", batch " << c.train.batch << ", " << c.train.steps
-              << " steps, Adam lr " << c.train.lr << ", clip " << c.train.clip << ", seed " << c.seed << "\n"
-              << std::flush;
+                  << " steps, Adam lr " << c.train.lr << ", clip " << c.train.clip << ", seed " << c.seed << "\n"
+                  << std::flush;
     const bool tty = !c.quiet && isatty(fileno(stdout));
     auto on_step = [&](const charlm_progress& p) {
         if (!p.evaluated) {
@@ -97,7 +98,8 @@ int run_sample_mode(const generate_config& c) {
         if (!model->vocab().contains(ch))
             throw argument_error("--prime: character " + describe_char(ch) + " is not in the vocabulary of '" + c.load +
                                  "' (" + std::to_string(model->vocab().size()) + " characters)");
-    std::cout << c.prime << sample(*model, c.prime, c.length, c.temperature, c.seed) << "\n";
+    if (c.length > 0 || !c.prime.empty())  // --length 0 --eval FILE prints only the evaluation
+        std::cout << c.prime << sample(*model, c.prime, c.length, c.temperature, c.seed) << "\n";
     if (!c.eval.empty()) {
         const std::string text = read_corpus({c.eval});
         std::size_t dropped = 0;
