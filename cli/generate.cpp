@@ -51,6 +51,9 @@ int run_train_mode(const generate_config& c) {
     if (files.empty()) files = default_corpus_files(std::string(XGRAD_SOURCE_DIR) + "/docs");
     const std::string text = read_corpus(files);
     const corpus data = split_corpus(text, 0.1);
+    if (data.held_out.size() < 2)
+        throw argument_error("the held-out part (last 10%) of the " + std::to_string(text.size()) +
+                             "-byte text is too short to evaluate; give more text");
     charlm_options mo = c.model;
     mo.seed = c.seed;
     char_model model(mo, data.vocab);
