@@ -14,5 +14,6 @@ command add_ops(CLI::App& app);
 command add_train(CLI::App& app);
 command add_graph(CLI::App& app);
 command add_bench(CLI::App& app);
+command add_generate(CLI::App& app);
 
 }  // namespace xgrad::cli

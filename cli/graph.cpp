@@ -103,10 +103,14 @@ command add_graph(CLI::App& app) {
     sub->add_flag("--collapse", o->collapse, "Draw each time step as one node (for long unrolls)");
     sub->add_option("--collapse-scope", o->collapse_scopes, "Also collapse scopes whose name or path starts with this");
     sub->add_flag("--stats", o->stats, "Show value (and gradient) statistics on every node");
-    sub->add_flag("!--all-nodes", o->ancestors, "Draw every tape node, not only those the loss depends on");
+    auto all_nodes = std::make_shared<bool>(false);  // a plain flag: "!--all-nodes" showed as "--all-nodes{false}" in --help
+    sub->add_flag("--all-nodes", *all_nodes, "Draw every tape node, not only those the loss depends on");
     sub->add_option("--title", o->title, "Title of the picture");
     sub->add_option("--seed", o->seed, "Seed for the weights and the random batch")->capture_default_str();
-    return [o]() { return run_graph(*o); };
+    return [o, all_nodes]() {
+        if (*all_nodes) o->ancestors = false;
+        return run_graph(*o);
+    };
 }
 
 }  // namespace xgrad::cli

@@ -10,7 +10,7 @@ int main(int argc, char** argv) {
     // OpenBLAS falls back to SSE3 kernels on CPUs it cannot name (typical in VMs); restart with the
     // right ones (see blas_info in ops/ops.hpp; XGRAD_KEEP_BLAS_CORE=1 turns this off).
     xgrad::reexec_with_best_blas_core(argv);
-    CLI::App app{"xgrad: reverse-mode autodiff for recurrent networks (train, inspect, gradient-check)"};
+    CLI::App app{"xgrad: reverse-mode autodiff for recurrent networks (train, generate text, inspect, gradient-check)"};
     app.require_subcommand(1);
     std::vector<std::pair<CLI::App*, xgrad::cli::command>> commands;
     auto add = [&](xgrad::cli::command (*make)(CLI::App&)) {
@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
     add(xgrad::cli::add_train);
     add(xgrad::cli::add_graph);
     add(xgrad::cli::add_bench);
+    add(xgrad::cli::add_generate);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -131,6 +131,7 @@ void save_checkpoint(const std::string& path, const module& m, const optimizer* 
     for (auto& [name, p] : m.named_parameters()) entries.emplace_back(name, p.value());
     if (opt)
         for (auto& [name, t] : opt->state()) entries.emplace_back(optimizer_prefix + name, std::move(t));
+    for (auto& [name, t] : options.metadata) entries.emplace_back(metadata_prefix + name, t);
     save_npz(path, entries, {.compress = options.compress});
 }
 
@@ -152,6 +153,10 @@ load_report load_checkpoint(const std::string& path, module& m, optimizer* opt, 
     for (std::size_t i = 0; i < file.arrays.size(); ++i) {
         if (file.used[i]) continue;
         const auto& name = file.arrays[i].name;
+        if (name.rfind(metadata_prefix, 0) == 0) {
+            r.metadata.push_back(name);
+            continue;
+        }
         (!opt && name.rfind(optimizer_prefix, 0) == 0 ? r.ignored : r.unexpected).push_back(name);
     }
     if (options.strict && !r.complete())
@@ -163,6 +168,19 @@ load_report load_checkpoint(const std::string& path, module& m, optimizer* opt, 
     for (auto& [p, a] : assign) p.value() = a->value;
     if (opt) opt->load_state(opt_state);
     return r;
+}
+
+named_tensors read_metadata(const std::string& path) {
+    named_tensors out;
+    const std::string pre = metadata_prefix;
+    for (auto& a : read_npz(path)) {
+        if (a.name.rfind(pre, 0) != 0) continue;
+        if (!a.value.defined())
+            throw checkpoint_error("checkpoint '" + path + "': metadata array '" + a.name + "' has dtype " +
+                                   npy_dtype_name(a.descr) + "; only float32/float64 are read");
+        out.emplace_back(a.name.substr(pre.size()), std::move(a.value));
+    }
+    return out;
 }
 
 }  // namespace xgrad::nn

@@ -14,6 +14,11 @@
 // wrong-dtype name, and changes nothing. A non-strict load assigns what fits and returns a report of
 // what it skipped (fine-tuning with a new head). Optimizer state is only read when an optimizer is
 // given; it is then loaded per parameter (a parameter's buffers all fit, or none is loaded).
+//
+// Metadata: arrays under the prefix "meta." ("meta.vocab", "meta.hidden") describe the model (a
+// vocabulary, hyper-parameters) so a program can rebuild it before loading. save_options::metadata
+// writes them (each name gets the prefix); read_metadata() returns them (prefix removed) without a
+// model; load_checkpoint never counts them as unexpected and lists them in load_report::metadata.
 #include <string>
 #include <vector>
 
@@ -24,6 +29,7 @@
 namespace xgrad::nn {
 
 inline constexpr const char* optimizer_prefix = "optim/";
+inline constexpr const char* metadata_prefix = "meta.";
 
 struct load_report {
     std::vector<std::string> loaded;       // names assigned (optimizer state with its "optim/" prefix)
@@ -32,6 +38,7 @@ struct load_report {
     std::vector<std::string> wrong_shape;  // "name: file [3, 4], model [3, 5]"
     std::vector<std::string> wrong_dtype;  // "name: file float64, model float32"
     std::vector<std::string> ignored;      // optimizer state in the file while no optimizer was given
+    std::vector<std::string> metadata;     // "meta.*" arrays in the file (never loaded into the model)
     bool complete() const { return missing.empty() && unexpected.empty() && wrong_shape.empty() && wrong_dtype.empty(); }
     // The problems, one group per line ("missing (2): a, b"); empty when complete().
     std::string str() const;
@@ -45,6 +52,7 @@ struct checkpoint_mismatch_error : checkpoint_error {
 
 struct save_options {
     bool compress = false;  // deflate (numpy.savez_compressed); the default stores (numpy.savez)
+    named_tensors metadata;  // extra arrays, each saved as "meta." + name (float32/float64 tensors)
 };
 
 struct load_options {
@@ -56,5 +64,9 @@ void save_checkpoint(const std::string& path, const module& m, const optimizer* 
 
 load_report load_checkpoint(const std::string& path, module& m, optimizer* opt = nullptr,
                             const load_options& options = {});
+
+// The file's "meta.*" arrays in archive order, names without the prefix (empty when it has none).
+// Throws what read_npz throws, and checkpoint_error for a metadata array that is not float32/float64.
+named_tensors read_metadata(const std::string& path);
 
 }  // namespace xgrad::nn

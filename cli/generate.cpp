@@ -1,0 +1,172 @@
+// `xgrad generate`: a character-level LSTM/GRU language model (cli/charlm.hpp).
+//   xgrad generate --train [FILE...] [--save charlm.npz]    train (default corpus: the source tree's docs/*.md)
+//   xgrad generate --load charlm.npz [--prime "The "]       sample text from a trained model
+#include <cmath>
+#include <cstdio>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include <unistd.h>
+
+#include "charlm.hpp"
+#include "commands.hpp"
+
+#ifndef XGRAD_SOURCE_DIR
+#define XGRAD_SOURCE_DIR "."
+#endif
+
+namespace xgrad::cli {
+
+namespace {
+
+struct generate_config {
+    std::vector<std::string> train_files;
+    std::string load, save = "charlm.npz", prime, eval;
+    charlm_options model;
+    charlm_train_options train;
+    std::size_t length = 400;
+    double temperature = 0.8;
+    std::uint64_t seed = 0;
+    bool quiet = false;
+};
+
+std::string fixed(double x, int digits) {
+    std::ostringstream o;
+    o << std::fixed << std::setprecision(digits) << x;
+    return o.str();
+}
+
+std::string bar(std::size_t step, std::size_t steps) {
+    const std::size_t width = 30, done = steps ? step * width / steps : width;
+    std::string s = "[";
+    for (std::size_t i = 0; i < width; ++i) s += i < done ? (i + 1 == done && step < steps ? '>' : '=') : '.';
+    return s + "]";
+}
+
+int run_train_mode(const generate_config& c) {
+    std::vector<std::string> files;
+    for (const auto& f : c.train_files)  // a bare --train yields one empty value
+        if (!f.empty()) files.push_back(f);
+    if (files.empty()) files = default_corpus_files(std::string(XGRAD_SOURCE_DIR) + "/docs");
+    const std::string text = read_corpus(files);
+    const corpus data = split_corpus(text, 0.1);
+    if (data.held_out.size() < 2)
+        throw argument_error("the held-out part (last 10%) of the " + std::to_string(text.size()) +
+                             "-byte text is too short to evaluate; give more text");
+    charlm_options mo = c.model;
+    mo.seed = c.seed;
+    char_model model(mo, data.vocab);
+    std::size_t params = 0;
+    for (auto& [name, p] : model.named_parameters()) params += p.value().size();
+    if (!c.quiet)
+        std::cout << "corpus: " << files.size() << (files.size() == 1 ? " file, " : " files, ") << text.size()
+              << " characters, vocabulary " << data.vocab.size() << "; training " << data.train.size()
+              << ", held-out " << data.held_out.size() << " (last 10%)\n"
+              << "model: " << mo.cell << ", hidden " << mo.hidden << ", embed " << mo.embed << ", " << params
+              << " parameters; seq " << c.train.seq << ", batch " << c.train.batch << ", " << c.train.steps
+                  << " steps, Adam lr " << c.train.lr << ", clip " << c.train.clip << ", seed " << c.seed << "\n"
+                  << std::flush;
+    const bool tty = !c.quiet && isatty(fileno(stdout));
+    auto on_step = [&](const charlm_progress& p) {
+        if (!p.evaluated) {
+            if (tty)
+                std::cout << "\rstep " << p.step << "/" << p.steps << " " << bar(p.step, p.steps) << " - "
+                          << std::lround(std::floor(p.seconds)) << "s - loss: " << fixed(p.train_loss, 4) << std::flush;
+            return;
+        }
+        if (c.quiet) return;
+        if (tty) std::cout << "\r\033[K";
+        std::cout << "step " << p.step << "/" << p.steps << " - " << std::lround(std::floor(p.seconds))
+                  << "s - loss: " << fixed(p.train_loss, 4) << " (" << fixed(p.train_loss / std::log(2.0), 3)
+                  << " bits/char) - held-out: " << fixed(p.held_out_bpc, 3) << " bits/char\n"
+                  << std::flush;
+    };
+    const auto r = train_charlm(model, data.train, data.held_out, c.train, on_step);
+    if (!c.quiet)
+        std::cout << "trained in " << fixed(r.seconds, 1) << "s; held-out bits per character " << fixed(r.initial_bpc, 3)
+                  << " -> " << fixed(r.final_bpc, 3) << "\n";
+    save_charlm(c.save, model);
+    if (!c.quiet) std::cout << "saved " << c.save << " (sample: xgrad generate --load " << c.save << ")\n";
+    std::cout << "bits per character: " << fixed(r.final_bpc, 4) << " (held-out)\n";
+    return 0;
+}
+
+int run_sample_mode(const generate_config& c) {
+    if (!(c.temperature >= 0) || !std::isfinite(c.temperature))
+        throw argument_error("--temperature must be >= 0 (0 = greedy, small = nearly greedy, 1 = the model's own "
+                             "distribution), got " + std::to_string(c.temperature));
+    auto model = load_charlm(c.load);
+    for (char ch : c.prime)  // a clear error before anything is printed
+        if (!model->vocab().contains(ch))
+            throw argument_error("--prime: character " + describe_char(ch) + " is not in the vocabulary of '" + c.load +
+                                 "' (" + std::to_string(model->vocab().size()) + " characters)");
+    if (c.length > 0 || !c.prime.empty())  // --length 0 --eval FILE prints only the evaluation
+        std::cout << c.prime << sample(*model, c.prime, c.length, c.temperature, c.seed) << "\n";
+    if (!c.eval.empty()) {
+        const std::string text = read_corpus({c.eval});
+        std::size_t dropped = 0;
+        const auto ids = model->vocab().encode(text, &dropped);
+        if (ids.size() < 2) throw argument_error("'" + c.eval + "' has fewer than 2 characters of the model's vocabulary");
+        std::cout << "bits per character: " << fixed(bits_per_char(*model, ids), 4) << " (held-out: " << c.eval << ", "
+                  << ids.size() << " characters";
+        if (dropped) std::cout << "; " << dropped << " outside the vocabulary skipped";
+        std::cout << ")\n";
+    }
+    return 0;
+}
+
+}  // namespace
+
+command add_generate(CLI::App& app) {
+    auto* sub = app.add_subcommand(
+        "generate",
+        "Character-level LSTM/GRU language model: train on text (--train) or sample from a checkpoint (--load)");
+    auto c = std::make_shared<generate_config>();
+    sub->footer(
+        "Modes:\n"
+        "  xgrad generate --train [FILE...]      train, print held-out bits per character, save --save\n"
+        "                                        (no FILE: every docs/*.md of " XGRAD_SOURCE_DIR ")\n"
+        "  xgrad generate --load charlm.npz      print --length sampled characters after --prime\n"
+        "With neither, prints this usage and exits with status 2. See docs/generate.md.");
+    auto* train = sub->add_option("--train", c->train_files,
+                                  "Train on these text files (none: the docs/*.md of the source tree); the last 10% is held out")
+                      ->expected(0, -1)
+                      ->check(CLI::ExistingFile);
+    auto* load = sub->add_option("--load", c->load, "Sample from this checkpoint (written by --train)")->excludes(train);
+    train->excludes(load);
+    // model and training (--train)
+    auto* tg = sub->add_option_group("Training (with --train)");
+    std::vector<CLI::Option*> training{
+        tg->add_option("--cell", c->model.cell, "Recurrent cell")->check(CLI::IsMember({"lstm", "gru"}))->capture_default_str(),
+        tg->add_option("--hidden", c->model.hidden, "Hidden size")->check(CLI::Range(1, 4096))->capture_default_str(),
+        tg->add_option("--embed", c->model.embed, "Embedding size")->check(CLI::Range(1, 4096))->capture_default_str(),
+        tg->add_option("--seq", c->train.seq, "BPTT chunk length (characters per step and stream)")->check(CLI::Range(1, 100000))->capture_default_str(),
+        tg->add_option("--batch", c->train.batch, "Parallel streams per step")->check(CLI::Range(1, 100000))->capture_default_str(),
+        tg->add_option("--steps", c->train.steps, "Optimizer (Adam) steps")->check(CLI::Range(1, 100000000))->capture_default_str(),
+        tg->add_option("--lr", c->train.lr, "Adam learning rate")->check(CLI::PositiveNumber)->capture_default_str(),
+        tg->add_option("--clip", c->train.clip, "Clip the global gradient norm to this (0: off)")->check(CLI::NonNegativeNumber)->capture_default_str(),
+        tg->add_option("--eval-every", c->train.eval_every, "Held-out evaluation every N steps (0: steps/10)")->capture_default_str(),
+        tg->add_option("--save", c->save, "Checkpoint to write after training")->capture_default_str()};
+    for (auto* o : training) o->needs(train)->excludes(load);
+    // sampling (--load)
+    auto* sg = sub->add_option_group("Sampling (with --load)");
+    std::vector<CLI::Option*> sampling{
+        sg->add_option("--prime", c->prime, "Text the model reads first (printed before the sample; empty: a newline)"),
+        sg->add_option("--length", c->length, "Characters to generate")->check(CLI::Range(0, 100000000))->capture_default_str(),
+        sg->add_option("--temperature", c->temperature, "Sampling temperature: softmax(logits / T); 0 = greedy")->capture_default_str(),
+        sg->add_option("--eval", c->eval, "Also print the bits per character of the model on this text file")};
+    for (auto* o : sampling) o->needs(load)->excludes(train);
+    sub->add_option("--seed", c->seed, "Seed of initialisation (--train) or sampling (--load)")->capture_default_str();
+    sub->add_flag("--quiet,-q", c->quiet, "--train: print only the final bits-per-character line");
+    return [c, sub, train, load] {
+        if (train->count() > 0) return run_train_mode(*c);
+        if (load->count() > 0) return run_sample_mode(*c);
+        std::cerr << "xgrad generate: nothing to do: give --train [FILE...] to train a model or --load MODEL.npz to "
+                     "sample from one\n\n"
+                  << sub->help();
+        return 2;
+    };
+}
+
+}  // namespace xgrad::cli
