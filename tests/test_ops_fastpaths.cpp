@@ -1,5 +1,6 @@
-// The fast paths behind some ops give the same values as the plain formulas: the SIMD tanh, and
-// linear()'s cached transposed weight (a parameter used at every time step).
+// The fast paths behind some ops give the same values as the plain formulas: the SIMD tanh, linear()'s
+// cached transposed weight (a parameter used at every time step), and gradient buffers assigned by
+// the first rule that writes them.
 #include <doctest/doctest.h>
 
 #include <cmath>
