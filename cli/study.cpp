@@ -29,6 +29,8 @@ struct study_cli {
 
 std::vector<std::string> split(const std::string& s, const char* what) {
     std::vector<std::string> out;
+    if (!s.empty() && s.back() == ',')
+        throw argument_error(std::string("study: ") + what + " '" + s + "' ends in a comma; remove it");
     std::stringstream in(s);
     for (std::string item; std::getline(in, item, ',');) {
         if (item.empty())

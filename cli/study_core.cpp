@@ -276,11 +276,17 @@ std::string summary_table(const study_result& r) {
                                                : fmt("%.1f", mean(ep)) + " (" + std::to_string(ep.size()) + "/" +
                                                      std::to_string(g.runs.size()) + ")";
         auto pm = [](const std::vector<double>& v) { return fmt("%.4g", mean(v)) + " ± " + fmt("%.2g", sd(v)); };
+        auto ratio = [](double x) { return x == 0 ? std::string("0 (underflow)") : fmt("%.2e", x); };
         os << pad(g.label, 12, true) << pad(std::to_string(g.steps), 5, false) << pad(pm(tr), 22, false)
            << pad(pm(te), 22, false) << pad(reached, 16, false)
-           << pad(fmt("%.2e", ratio_first_last(mean_curve(g, &study_run::grad_init))), 12, false)
-           << pad(fmt("%.2e", ratio_first_last(mean_curve(g, &study_run::grad_trained))), 15, false) << "\n";
+           << pad(ratio(ratio_first_last(mean_curve(g, &study_run::grad_init))), 12, false)
+           << pad(ratio(ratio_first_last(mean_curve(g, &study_run::grad_trained))), 15, false) << "\n";
     }
+    // y = Σ x_t with x_t ~ U[0,1) independent: Var y = T/12, the test loss of always predicting the mean.
+    os << "\nFor reference, always predicting the mean sum gives a test loss of about T/12:";
+    for (std::size_t i = 0; i < o.lengths.size(); ++i)
+        os << (i ? "," : "") << " T=" << o.lengths[i] << " -> " << fmt("%.3g", double(o.lengths[i]) / 12.0);
+    os << "\n";
     return os.str();
 }
 
