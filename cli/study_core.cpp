@@ -259,7 +259,7 @@ std::string summary_table(const study_result& r) {
     std::ostringstream os;
     const auto& o = r.options;
     os << "Summary: mean ± sd over " << o.seeds.size() << " seed" << (o.seeds.size() == 1 ? "" : "s") << ", "
-       << o.epochs << " epochs, " << o.samples << " samples, hidden " << o.hidden << "; target = test loss <= "
+       << o.epochs << (o.epochs == 1 ? " epoch, " : " epochs, ") << o.samples << " samples, hidden " << o.hidden << "; target = test loss <= "
        << o.target << "\n"
        << "grad ratio = ‖∂L/∂h_1‖ / ‖∂L/∂h_T‖ on a fixed batch (mean norms over seeds)\n\n";
     os << pad("model", 12, true) << pad("T", 5, false) << pad("train loss", 22, false) << pad("test loss", 22, false)
