@@ -15,5 +15,6 @@ command add_train(CLI::App& app);
 command add_graph(CLI::App& app);
 command add_bench(CLI::App& app);
 command add_generate(CLI::App& app);
+command add_study(CLI::App& app);
 
 }  // namespace xgrad::cli

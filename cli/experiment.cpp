@@ -65,6 +65,10 @@ var sequence_regressor::operator()(const var& x) {
     return (*head_)(h);
 }
 
+const std::vector<var>& sequence_regressor::step_outputs() const {
+    return rnn_ ? rnn_->step_outputs() : lstm_ ? lstm_->step_outputs() : gru_->step_outputs();
+}
+
 std::unique_ptr<nn::optimizer> make_optimizer(const std::string& name, const nn::module& m, double lr) {
     if (name == "sgd") {
         auto o = nn::sgd_options::keras();

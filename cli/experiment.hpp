@@ -41,6 +41,9 @@ public:
     explicit sequence_regressor(const model_options& o);
     var operator()(const var& x);  // x [B, T, F] -> [B, out]
     const model_options& options() const { return o_; }
+    // The cell's h_t of every step of the latest call (nn::recurrent_base::step_outputs(); valid until
+    // the tape is cleared): after backward, their grads are ∂L/∂h_t, the vanishing-gradient curve.
+    const std::vector<var>& step_outputs() const;
 
 private:
     model_options o_;

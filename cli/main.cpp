@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
     add(xgrad::cli::add_graph);
     add(xgrad::cli::add_bench);
     add(xgrad::cli::add_generate);
+    add(xgrad::cli::add_study);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

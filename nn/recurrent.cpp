@@ -92,7 +92,7 @@ var recurrent_base::recur(const var& h, std::size_t l) const {
 // caller, with return_sequences) needs.
 template <class Step>
 static var run_layers(const recurrent_base& self, const recurrent_options& opt, const var& x,
-                      std::vector<var>& final_h, Step&& step) {
+                      std::vector<var>& final_h, std::vector<var>& step_h, Step&& step) {
     scope outer(self.type_name());
     final_h.clear();
     const std::size_t T = x.shape()[1];
@@ -104,11 +104,14 @@ static var run_layers(const recurrent_base& self, const recurrent_options& opt, 
         const bool keep = l + 1 < opt.num_layers || opt.return_sequences;
         std::vector<var> hs;
         if (keep) hs.reserve(T);
+        step_h.clear();  // ends holding the top layer's steps
+        step_h.reserve(T);
         var h;
         for (std::size_t t = 0; t < T; ++t) {
             scope at("t=" + std::to_string(t));
             h = step(l, select(a, 1, t));
             if (keep) hs.push_back(h);
+            step_h.push_back(h);
         }
         final_h.push_back(h);
         out = keep ? stack(hs, 1) : h;
@@ -142,7 +145,7 @@ var rnn::operator()(const var& x, const std::vector<var>& h0) {
             return h;
         }
     } step{*this, h0, {}};
-    return run_layers(*this, opt_, x, final_h_, step);
+    return run_layers(*this, opt_, x, final_h_, step_h_, step);
 }
 
 lstm::lstm(const recurrent_options& opt) : recurrent_base("lstm", opt, 4) {}
@@ -174,7 +177,7 @@ var lstm::operator()(const var& x, const std::vector<var>& h0, const std::vector
             return h;
         }
     } step{*this, h0, c0, {}, {}};
-    var out = run_layers(*this, opt_, x, final_h_, step);
+    var out = run_layers(*this, opt_, x, final_h_, step_h_, step);
     final_c_.push_back(step.c);
     return out;
 }
@@ -202,7 +205,7 @@ var gru::operator()(const var& x, const std::vector<var>& h0) {
             return h;
         }
     } step{*this, h0, {}};
-    return run_layers(*this, opt_, x, final_h_, step);
+    return run_layers(*this, opt_, x, final_h_, step_h_, step);
 }
 
 }  // namespace xgrad::nn

@@ -45,6 +45,11 @@ public:
     const recurrent_options& options() const { return opt_; }
     // Each layer's last hidden state after the latest call ([batch, hidden] each).
     const std::vector<var>& final_h() const { return final_h_; }
+    // The top layer's hidden state h_t of every time step of the latest call (T vars, [batch, hidden]
+    // each; for lstm the h_t, not c_t). They are tape vars like any op output: after backward, grad()
+    // of step t is the total ∂L/∂h_t (through every later step), as used to measure vanishing
+    // gradients. Valid until the tape is cleared; recording them costs no extra tape nodes.
+    const std::vector<var>& step_outputs() const { return step_h_; }
 
     struct layer_params {
         parameter w_ih, w_hh, b_ih, b_hh;  // biases undefined when options().bias is false
@@ -65,6 +70,7 @@ protected:
     std::size_t gates_;
     std::vector<layer_params> layers_;
     std::vector<var> final_h_;
+    std::vector<var> step_h_;  // see step_outputs()
 };
 
 class rnn : public recurrent_base {
