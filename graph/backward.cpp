@@ -32,7 +32,7 @@ tensor& tape::grad_slot(std::uint32_t i) {
     node& n = nodes_[i];
     if (n.param) {
         param_state& p = *n.param;
-        if (!p.grad.defined() || p.grad.dtype() != p.value.dtype() || p.grad.shape() != p.value.shape())
+        if (!p.grad.defined() || p.grad.dtype() != p.value.dtype() || !same_shape(p.grad.shape(), p.value.shape()))
             p.grad = tensor::zeros(p.value.shape(), p.value.dtype());
         n.grad_ready = true;
         return p.grad;
@@ -107,7 +107,7 @@ void tape::sweep(std::uint32_t r) {
             const tensor& gk = grad(k);
             if (!gk.defined()) continue;  // the rule chose not to propagate (e.g. integer targets)
             const tensor& vk = value(k);
-            if (gk.shape() != vk.shape() || gk.dtype() != vk.dtype())
+            if (!same_shape(gk.shape(), vk.shape()) || gk.dtype() != vk.dtype())
                 throw shape_error(std::string("xgrad: the backward rule of '") + n.op_name + "' (" + where(*this, i) +
                                   ") left a gradient of shape " + shape_str(gk.shape()) + " " +
                                   dtype_name(gk.dtype()) + " for input " + std::to_string(j) + " of shape " +

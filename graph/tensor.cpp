@@ -45,20 +45,6 @@ tensor tensor::full(const shape_t& shape, double value, xgrad::dtype d) {
 
 tensor tensor::scalar(double value, xgrad::dtype d) { return full(shape_t{}, value, d); }
 
-dtype tensor::dtype() const {
-    if (v_.index() == 1) return dtype::float32;
-    if (v_.index() == 2) return dtype::float64;
-    throw_undefined();
-}
-
-const shape_t& tensor::shape() const {
-    return visit([](const auto& a) -> const shape_t& { return a.shape(); });
-}
-
-std::size_t tensor::size() const {
-    return visit([](const auto& a) { return a.size(); });
-}
-
 double tensor::item() const {
     if (size() != 1)
         throw shape_error("tensor::item: needs a tensor with exactly one element, got shape " +

@@ -37,6 +37,15 @@ constexpr dtype dtype_of<double>() { return dtype::float64; }
 // Small-vector shape, as xtensor's own (no heap allocation up to 4 dimensions).
 using shape_t = xt::svector<std::size_t, 4>;
 
+// a == b for shapes, inline (svector's operator== goes through memcmp: a call per comparison, and
+// the engine compares shapes several times per recorded op).
+inline bool same_shape(const shape_t& a, const shape_t& b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (a[i] != b[i]) return false;
+    return true;
+}
+
 std::string shape_str(const shape_t& s);  // "[32, 50]"
 
 class tensor {
@@ -55,10 +64,24 @@ public:
     static tensor scalar(double value, xgrad::dtype d = default_dtype());  // 0-d
 
     bool defined() const { return v_.index() != 0; }
-    xgrad::dtype dtype() const;
-    const shape_t& shape() const;
+    // Inline: called several times per recorded op (shape checks), where a call into the variant
+    // was a visible share of the bookkeeping.
+    xgrad::dtype dtype() const {
+        if (v_.index() == 1) return dtype::float32;
+        if (v_.index() == 2) return dtype::float64;
+        throw_undefined();
+    }
+    const shape_t& shape() const {
+        if (const auto* a = std::get_if<1>(&v_)) return a->shape();
+        if (const auto* a = std::get_if<2>(&v_)) return a->shape();
+        throw_undefined();
+    }
     std::size_t dim() const { return shape().size(); }
-    std::size_t size() const;
+    std::size_t size() const {
+        if (const auto* a = std::get_if<1>(&v_)) return a->size();
+        if (const auto* a = std::get_if<2>(&v_)) return a->size();
+        throw_undefined();
+    }
 
     // The array itself; throws dtype_error when T is not this tensor's dtype.
     template <class T>

@@ -24,7 +24,7 @@ var binary(op id, const var& a, const var& b, backward_fn rule, F f) {
         const T* xp = x.data<T>();
         const T* zp = y.data<T>();
         T* yp = out.data<T>();
-        if (x.shape() == shape && y.shape() == shape) {  // same shapes: a loop the compiler vectorises
+        if (same_shape(x.shape(), shape) && same_shape(y.shape(), shape)) {  // same shapes: a loop the compiler vectorises
             const T* __restrict p = xp;
             const T* __restrict q = zp;
             T* __restrict o = yp;
@@ -47,7 +47,7 @@ void binary_grad(backward_ctx& c, FA fa, FB fb) {
         const T* ap = a.data<T>();
         const T* bp = b.data<T>();
         const T* dy = c.grad_out.data<T>();
-        if (a.shape() == c.out.shape() && b.shape() == c.out.shape()) {  // same shapes: vectorisable loops
+        if (same_shape(a.shape(), c.out.shape()) && same_shape(b.shape(), c.out.shape())) {  // same shapes: vectorisable loops
             const T* __restrict p = ap;
             const T* __restrict q = bp;
             const T* __restrict g = dy;

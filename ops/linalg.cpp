@@ -2,7 +2,6 @@
 // never copies; backward accumulates straight into the gradient buffers (beta = 1).
 #include <algorithm>
 #include <cstring>
-#include <cstdlib>
 
 #include "../graph/parameter.hpp"
 #include "blas.hpp"
@@ -121,8 +120,6 @@ void transpose_into(const T* __restrict src, T* __restrict dst, std::size_t rows
 template <class T>
 const T* cached_transposed_weight(recorder& r, std::size_t m, std::size_t out_f, std::size_t in_f) {
     constexpr std::size_t max_weight = std::size_t(1) << 18, max_rows = 512;
-    static const bool off = std::getenv("XGRAD_NO_WT") != nullptr;  // TEMP A/B
-    if (off) return nullptr;
     node& n = r.owner().at(r.self().inputs[1]);
     if (n.kind != node_kind::parameter || out_f * in_f > max_weight || m > max_rows) return nullptr;
     if (++n.weight_uses < 2) return nullptr;
