@@ -25,6 +25,7 @@ struct study_cli {
     std::string out = "study";
     bool dot = false;
     bool quiet = false;
+    bool flush_denormals = false;
 };
 
 std::vector<std::string> split(const std::string& s, const char* what) {
@@ -59,6 +60,7 @@ int run_study_command(study_cli& c) {
         throw argument_error("study: cannot write to the output folder '" + c.out + "'" +
                              (ec ? " (" + ec.message() + ")" : std::string()) + "; choose another with --out");
 
+    if (c.flush_denormals) set_flush_denormal(true);
     const bool tty = !c.quiet && isatty(fileno(stdout));
     if (!c.quiet)
         std::cout << "xgrad study: " << (c.o.activations.size() + c.o.cells.size()) * c.o.lengths.size() * c.o.seeds.size()
@@ -97,6 +99,8 @@ command add_study(CLI::App& app) {
     sub->add_option("--out", c->out, "Folder for the CSVs, plots and pictures")->capture_default_str();
     sub->add_flag("--dot", c->dot, "Also draw each model's unrolled network (T=8) coloured by gradient norm");
     sub->add_flag("--quiet,-q", c->quiet, "Print only the summary");
+    sub->add_flag("--flush-denormals", c->flush_denormals,
+                  "Flush denormal floats to zero (faster when gradients vanish; tiny norms then read 0)");
     return [c] { return run_study_command(*c); };
 }
 

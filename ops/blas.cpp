@@ -3,6 +3,11 @@
 #include <cblas.h>
 #include <unistd.h>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+#define XGRAD_HAVE_MXCSR 1
+#endif
+
 #include <cctype>
 #include <cstdlib>
 #include <string>
@@ -35,6 +40,26 @@ namespace xgrad {
 
 void set_num_threads(int n) { openblas_set_num_threads(n < 1 ? 1 : n); }
 int num_threads() { return openblas_get_num_threads(); }
+
+// MXCSR bit 15: flush-to-zero (denormal results become 0); bit 6: denormals-are-zero (inputs).
+bool set_flush_denormal(bool on) {
+#ifdef XGRAD_HAVE_MXCSR
+    constexpr unsigned bits = (1u << 15) | (1u << 6);
+    const unsigned csr = _mm_getcsr();
+    _mm_setcsr(on ? (csr | bits) : (csr & ~bits));
+    return true;
+#else
+    return !on;
+#endif
+}
+
+bool flush_denormal() {
+#ifdef XGRAD_HAVE_MXCSR
+    return (_mm_getcsr() & (1u << 15)) != 0;
+#else
+    return false;
+#endif
+}
 
 namespace {
 

@@ -96,6 +96,13 @@ var cross_entropy(const var& logits, const var& classes);  // logits [N, C], cla
 void set_num_threads(int n);
 int num_threads();
 
+// Flush denormal (subnormal) floats to zero in this thread's arithmetic (x86 MXCSR FTZ + DAZ), like
+// PyTorch's torch.set_flush_denormal. Vanishing gradients (a sigmoid RNN's ∂L/∂h_t shrinks ~4× per
+// step back) sink into the denormal range, where every multiply is microcode-slow; with this on they
+// become 0 instead. Returns false (and changes nothing) where the CPU offers no such mode.
+bool set_flush_denormal(bool on);
+bool flush_denormal();
+
 // What the BLAS library is running on. OpenBLAS picks its kernels ("core") once, when it is loaded;
 // a CPU model it does not know (common in VMs: "Intel Xeon Processor") makes it fall back to its
 // oldest x86-64 kernels (Prescott, SSE3), several times slower than the AVX2/AVX-512 ones the CPU

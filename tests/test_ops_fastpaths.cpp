@@ -115,3 +115,18 @@ TEST_CASE("the first rule to write a gradient assigns it, later ones add: fan-ou
     CHECK(x.grad().flat(0) == doctest::Approx(2 * xv.flat(0) + (1 - std::pow(std::tanh(xv.flat(0)), 2)) +
                                               w.value().flat(0) + w.value().flat(3)).epsilon(1e-13));
 }
+
+TEST_CASE("set_flush_denormal: denormal floats become zero while it is on, and stay exact after") {
+    tape t;
+    tensor x = tensor::full({4}, 1e-39, dtype::float32);  // below float's smallest normal (1.18e-38)
+    const bool was = flush_denormal();
+    REQUIRE(set_flush_denormal(true));
+    CHECK(flush_denormal());
+    var y = input(x) * 1.0;
+    CHECK(y.value().flat(0) == 0.0);
+    set_flush_denormal(false);
+    CHECK(!flush_denormal());
+    var z = input(x) * 1.0;
+    CHECK(z.value().flat(0) == doctest::Approx(1e-39).epsilon(1e-3));
+    set_flush_denormal(was);
+}
