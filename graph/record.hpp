@@ -18,6 +18,7 @@ public:
     node& self() { return t_.at(index_); }
     const tensor& in(std::size_t i) const { return t_.value(t_.at(index_).inputs[i]); }
     std::size_t arity() const { return t_.at(index_).inputs.size(); }
+    bool in_known_zero(std::size_t i) const { return t_.at(t_.at(index_).inputs[i]).known_zero; }
     node_attrs& attrs() { return self().attrs; }
     // The output buffer, sized to `shape` and `d` (contents unspecified).
     tensor& out(const shape_t& shape, xgrad::dtype d);

@@ -100,6 +100,7 @@ node& tape::push(node_kind kind) {
     n.op_name = "";
     n.requires_grad = false;
     n.grad_ready = false;
+    n.known_zero = false;
     n.scope = scope_;
     n.inputs.clear();
     n.saved_count = 0;
@@ -140,6 +141,7 @@ var tape::full(const shape_t& shape, double value, xgrad::dtype d) {
     node& n = push(node_kind::constant);
     n.value.reshape_storage(shape, d);
     n.value.fill(value);
+    n.known_zero = value == 0;
     return handle(static_cast<std::uint32_t>(size_ - 1));
 }
 

@@ -49,6 +49,7 @@ struct node {
     const char* op_name = "";    // the op's registry name, for messages and DOT labels
     bool requires_grad = false;
     bool grad_ready = false;     // set by backward once grad holds this pass's gradient
+    bool known_zero = false;     // a constant made by full(shape, 0): ops may skip work it cannot change
     std::uint32_t scope = 0;     // index into the tape's scope table
     xt::svector<std::uint32_t, 4> inputs;
     tensor value;                // empty for parameters: theirs lives in the parameter
@@ -183,6 +184,7 @@ public:
     std::size_t arity() const { return self.inputs.size(); }
     const tensor& in(std::size_t i) const { return t_.value(self.inputs[i]); }
     bool needs_grad(std::size_t i) const { return t_.at(self.inputs[i]).requires_grad; }
+    bool in_known_zero(std::size_t i) const { return t_.at(self.inputs[i]).known_zero; }
     tensor& grad_in(std::size_t i) { return t_.grad_slot(self.inputs[i]); }
     // For a rule that writes every element of input i's gradient: the same buffer, but when this rule
     // is the first to reach it in this pass it is not zero-filled and `assign` is true: the rule must

@@ -46,7 +46,10 @@ void linear_backward(backward_ctx& c) {
             T* dx = c.grad_in_overwrite(0, assign).data<T>();
             blas::gemm(false, false, m, in, out, T(1), dy, out, w.data<T>(), in, assign ? T(0) : T(1), dx, in);
         }
-        if (c.needs_grad(1)) blas::gemm(true, false, out, in, m, T(1), dy, out, x.data<T>(), in, T(1), c.grad_in(1).data<T>(), in);
+        if (c.needs_grad(1)) {
+            tensor& dw = c.grad_in(1);  // reached (so defined) even when x = 0 adds nothing to it
+            if (!c.in_known_zero(0)) blas::gemm(true, false, out, in, m, T(1), dy, out, x.data<T>(), in, T(1), dw.data<T>(), in);
+        }
         if (c.arity() == 3 && c.needs_grad(2)) {
             T* __restrict db = c.grad_in(2).data<T>();
             const T* __restrict g = dy;
@@ -156,7 +159,7 @@ var linear_impl(std::initializer_list<var> args) {
             const T* bp = r.in(2).data<T>();
             for (std::size_t i = 0; i < m; ++i) std::memcpy(yp + i * out_f, bp, out_f * sizeof(T));
         }
-        if (in_f == 0) {
+        if (in_f == 0 || r.in_known_zero(0)) {  // x = 0 (e.g. a zero initial state): y = b, no product
             if (!has_bias) out.fill(0.0);
             return;
         }

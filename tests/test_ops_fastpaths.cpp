@@ -130,3 +130,33 @@ TEST_CASE("set_flush_denormal: denormal floats become zero while it is on, and s
     CHECK(z.value().flat(0) == doctest::Approx(1e-39).epsilon(1e-3));
     set_flush_denormal(was);
 }
+
+TEST_CASE("linear of a known-zero constant (full(shape, 0)) skips its products and changes nothing") {
+    for (dtype d : {dtype::float32, dtype::float64}) {
+        parameter w(randn({4, 4}, 1, d), "w");
+        parameter b(randn({4}, 2, d), "b");
+        const tensor x = randn({3, 4}, 3, d);
+        auto run = [&](bool known) {
+            tape t;
+            var h0 = known ? full({3, 4}, 0.0, d) : constant(tensor::zeros({3, 4}, d));
+            var h1 = tanh(linear(h0, w, b) + linear(input(x), w));
+            var y = linear(h1, w, b);  // w used three times, the first time on zeros
+            w.zero_grad();
+            b.zero_grad();
+            t.backward(sum(y * y));
+            return std::make_tuple(y.value(), w.grad(), b.grad());
+        };
+        const auto [y1, gw1, gb1] = run(true);
+        const auto [y0, gw0, gb0] = run(false);
+        for (std::size_t i = 0; i < y0.size(); ++i) CHECK(y1.flat(i) == y0.flat(i));
+        for (std::size_t i = 0; i < gw0.size(); ++i) CHECK(gw1.flat(i) == gw0.flat(i));
+        for (std::size_t i = 0; i < gb0.size(); ++i) CHECK(gb1.flat(i) == gb0.flat(i));
+    }
+    tape t;
+    parameter w(randn({2, 3}, 4, dtype::float64), "w");
+    var y = linear(full({4, 3}, 0.0, dtype::float64), w);  // no bias: exactly zero
+    for (std::size_t i = 0; i < y.value().size(); ++i) CHECK(y.value().flat(i) == 0.0);
+    t.backward(sum(y));
+    REQUIRE(w.grad().defined());
+    for (std::size_t i = 0; i < 6; ++i) CHECK(w.grad().flat(i) == 0.0);
+}
