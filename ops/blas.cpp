@@ -20,9 +20,76 @@ namespace {
 CBLAS_TRANSPOSE flag(bool t) { return t ? CblasTrans : CblasNoTrans; }
 }  // namespace
 
+namespace {
+
+// k = 0: C = beta·C (gemv would skip the scaling when it has no columns; beta = 0 never reads C).
+template <class T>
+bool empty_product(std::size_t m, std::size_t n, std::size_t k, T beta, T* c, std::size_t ldc) {
+    if (k != 0) return false;
+    for (std::size_t i = 0; i < m; ++i)
+        for (std::size_t j = 0; j < n; ++j) c[i * ldc + j] = beta == T(0) ? T(0) : beta * c[i * ldc + j];
+    return true;
+}
+
+// k = 1 is an outer product (an input projection of one feature: x[B·T, 1]·W_ih[H, 1]ᵀ). OpenBLAS sends
+// it through its general path, packing both operands for one multiply per element (4.7 % of the
+// tutorial's training step in perf); a plain loop does it without packing.
+template <class T>
+bool outer_product(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a, std::size_t lda,
+                   const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc) {
+    if (k != 1) return false;
+    for (std::size_t i = 0; i < m; ++i) {
+        const T ai = alpha * (ta ? a[i] : a[i * lda]);
+        T* __restrict ci = c + i * ldc;
+        if (tb) {
+            for (std::size_t j = 0; j < n; ++j) ci[j] = (beta == T(0) ? T(0) : beta * ci[j]) + ai * b[j * ldb];
+        } else {
+            const T* __restrict bj = b;
+            if (beta == T(0))
+                for (std::size_t j = 0; j < n; ++j) ci[j] = ai * bj[j];
+            else
+                for (std::size_t j = 0; j < n; ++j) ci[j] = beta * ci[j] + ai * bj[j];
+        }
+    }
+    return true;
+}
+
+// n = 1 or m = 1 is a matrix-vector product (a Dense(1) head, the weight gradient of a one-feature
+// input projection); OpenBLAS 0.3.21's gemm does not forward these to gemv, so they are sent there.
+//   n = 1: C[:, 0] = op(A) · op(B)[:, 0]          m = 1: C[0, :] = op(B)ᵀ · op(A)[0, :]
+int ni(std::size_t v) { return static_cast<int>(v); }
+void gemv(bool t, std::size_t rows, std::size_t cols, float alpha, const float* a, std::size_t lda, const float* x,
+          std::size_t incx, float beta, float* y, std::size_t incy) {
+    cblas_sgemv(CblasRowMajor, flag(t), ni(rows), ni(cols), alpha, a, ni(lda), x, ni(incx), beta, y, ni(incy));
+}
+void gemv(bool t, std::size_t rows, std::size_t cols, double alpha, const double* a, std::size_t lda, const double* x,
+          std::size_t incx, double beta, double* y, std::size_t incy) {
+    cblas_dgemv(CblasRowMajor, flag(t), ni(rows), ni(cols), alpha, a, ni(lda), x, ni(incx), beta, y, ni(incy));
+}
+template <class T>
+bool matrix_vector(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a,
+                   std::size_t lda, const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc) {
+    if (n == 1) {  // op(A) is A [m, k] or Aᵀ with A stored [k, m]; op(B)[l, 0] = tb ? b[l] : b[l·ldb]
+        if (ta) gemv(true, k, m, alpha, a, lda, b, tb ? 1 : ldb, beta, c, ldc);
+        else gemv(false, m, k, alpha, a, lda, b, tb ? 1 : ldb, beta, c, ldc);
+        return true;
+    }
+    if (m == 1) {  // op(A)[0, l] = ta ? a[l·lda] : a[l]; op(B) is B [k, n] or Bᵀ with B stored [n, k]
+        if (tb) gemv(false, n, k, alpha, b, ldb, a, ta ? lda : 1, beta, c, 1);
+        else gemv(true, k, n, alpha, b, ldb, a, ta ? lda : 1, beta, c, 1);
+        return true;
+    }
+    return false;
+}
+
+}  // namespace
+
 void gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, float alpha, const float* a, std::size_t lda,
           const float* b, std::size_t ldb, float beta, float* c, std::size_t ldc) {
     if (m == 0 || n == 0) return;
+    if (empty_product(m, n, k, beta, c, ldc)) return;
+    if (outer_product(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) return;
+    if (matrix_vector(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) return;
     cblas_sgemm(CblasRowMajor, flag(ta), flag(tb), static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha,
                 a, static_cast<int>(lda), b, static_cast<int>(ldb), beta, c, static_cast<int>(ldc));
 }
@@ -30,6 +97,9 @@ void gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, float a
 void gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, double alpha, const double* a,
           std::size_t lda, const double* b, std::size_t ldb, double beta, double* c, std::size_t ldc) {
     if (m == 0 || n == 0) return;
+    if (empty_product(m, n, k, beta, c, ldc)) return;
+    if (outer_product(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) return;
+    if (matrix_vector(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) return;
     cblas_dgemm(CblasRowMajor, flag(ta), flag(tb), static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha,
                 a, static_cast<int>(lda), b, static_cast<int>(ldb), beta, c, static_cast<int>(ldc));
 }

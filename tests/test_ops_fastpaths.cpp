@@ -160,3 +160,52 @@ TEST_CASE("linear of a known-zero constant (full(shape, 0)) skips its products a
     REQUIRE(w.grad().defined());
     for (std::size_t i = 0; i < 6; ++i) CHECK(w.grad().flat(i) == 0.0);
 }
+
+TEST_CASE("matmul and linear agree with plain loops for every small shape (outer products, gemv paths)") {
+    // Sizes 1 route the products through the outer-product and matrix-vector paths of ops/blas.cpp.
+    for (std::size_t m : {1, 2, 3})
+        for (std::size_t k : {1, 2, 3})
+            for (std::size_t n : {1, 2, 3}) {
+                CAPTURE(m);
+                CAPTURE(k);
+                CAPTURE(n);
+                const tensor a = randn({m, k}, 1, dtype::float64), b = randn({k, n}, 2, dtype::float64);
+                const tensor w = randn({n, k}, 3, dtype::float64), g = randn({m, n}, 4, dtype::float64);
+                tape t;
+                var av = input(a, {.requires_grad = true}), bv = input(b, {.requires_grad = true});
+                var wv = input(w, {.requires_grad = true}), av2 = input(a, {.requires_grad = true});
+                var y = matmul(av, bv);   // y = a·b
+                var z = linear(av2, wv);  // z = a·wᵀ
+                t.backward(sum(y * input(g)) + sum(z * input(g)));
+                for (std::size_t i = 0; i < m; ++i)
+                    for (std::size_t j = 0; j < n; ++j) {
+                        double ab = 0, aw = 0;
+                        for (std::size_t l = 0; l < k; ++l) {
+                            ab += a.flat(i * k + l) * b.flat(l * n + j);
+                            aw += a.flat(i * k + l) * w.flat(j * k + l);
+                        }
+                        CHECK(y.value().flat(i * n + j) == doctest::Approx(ab).epsilon(1e-13));
+                        CHECK(z.value().flat(i * n + j) == doctest::Approx(aw).epsilon(1e-13));
+                    }
+                for (std::size_t i = 0; i < m; ++i)
+                    for (std::size_t l = 0; l < k; ++l) {
+                        double da = 0, da2 = 0;  // dL/da = g·bᵀ, and g·w for linear
+                        for (std::size_t j = 0; j < n; ++j) {
+                            da += g.flat(i * n + j) * b.flat(l * n + j);
+                            da2 += g.flat(i * n + j) * w.flat(j * k + l);
+                        }
+                        CHECK(av.grad().flat(i * k + l) == doctest::Approx(da).epsilon(1e-13));
+                        CHECK(av2.grad().flat(i * k + l) == doctest::Approx(da2).epsilon(1e-13));
+                    }
+                for (std::size_t l = 0; l < k; ++l)
+                    for (std::size_t j = 0; j < n; ++j) {
+                        double db = 0, dw = 0;  // dL/db = aᵀ·g, dL/dw = gᵀ·a
+                        for (std::size_t i = 0; i < m; ++i) {
+                            db += a.flat(i * k + l) * g.flat(i * n + j);
+                            dw += g.flat(i * n + j) * a.flat(i * k + l);
+                        }
+                        CHECK(bv.grad().flat(l * n + j) == doctest::Approx(db).epsilon(1e-13));
+                        CHECK(wv.grad().flat(j * k + l) == doctest::Approx(dw).epsilon(1e-13));
+                    }
+            }
+}
