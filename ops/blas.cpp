@@ -38,18 +38,17 @@ template <class T>
 bool outer_product(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a, std::size_t lda,
                    const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc) {
     if (k != 1) return false;
+    const std::size_t bs = tb ? ldb : 1;  // op(B)[0, j] = b[j·bs]
     for (std::size_t i = 0; i < m; ++i) {
         const T ai = alpha * (ta ? a[i] : a[i * lda]);
         T* __restrict ci = c + i * ldc;
-        if (tb) {
-            for (std::size_t j = 0; j < n; ++j) ci[j] = (beta == T(0) ? T(0) : beta * ci[j]) + ai * b[j * ldb];
-        } else {
-            const T* __restrict bj = b;
-            if (beta == T(0))
-                for (std::size_t j = 0; j < n; ++j) ci[j] = ai * bj[j];
-            else
-                for (std::size_t j = 0; j < n; ++j) ci[j] = beta * ci[j] + ai * bj[j];
-        }
+        const T* __restrict bj = b;
+        if (bs == 1 && beta == T(0))
+            for (std::size_t j = 0; j < n; ++j) ci[j] = ai * bj[j];
+        else if (bs == 1)
+            for (std::size_t j = 0; j < n; ++j) ci[j] = beta * ci[j] + ai * bj[j];
+        else
+            for (std::size_t j = 0; j < n; ++j) ci[j] = (beta == T(0) ? T(0) : beta * ci[j]) + ai * bj[j * bs];
     }
     return true;
 }

@@ -161,6 +161,8 @@ var linear_impl(std::initializer_list<var> args) {
         }
         if (in_f == 0 || r.in_known_zero(0)) {  // x = 0 (e.g. a zero initial state): y = b, no product
             if (!has_bias) out.fill(0.0);
+            node& wn = r.owner().at(r.self().inputs[1]);
+            if (wn.kind == node_kind::parameter) ++wn.weight_uses;  // still a use: the next one caches Wᵀ
             return;
         }
         const T beta = has_bias ? T(1) : T(0);
