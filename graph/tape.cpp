@@ -152,7 +152,7 @@ var tape::use(const std::shared_ptr<param_state>& p) {
     n.param = p;
     n.name = p->name;
     n.weight_uses = 0;
-    n.value_t_version = ~std::uint64_t{0};  // no transposed copy yet (its buffer is kept for reuse)
+    n.fwd_copy.version = n.bwd_copy.version = ~std::uint64_t{0};  // no copies yet (their buffers are kept)
     n.requires_grad = p->requires_grad && g_grad_enabled;
     p->tape_id = id_;
     p->tape_gen = gen_;

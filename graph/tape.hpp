@@ -60,11 +60,17 @@ struct node {
     backward_fn backward = nullptr;
     std::shared_ptr<param_state> param;  // kind == parameter
     // Parameter leaves only: how many ops read this leaf as a linear() weight in this generation, and
-    // the weight transposed, cached by linear() from the second use on (valid while the parameter's
-    // version equals value_t_version). See ops/linalg.cpp.
+    // copies of the weight in the layouts linear()'s products read fastest (the weight transposed, or
+    // packed for xgrad's own GEMM), made from the second use on for the forward product (fwd_copy) and
+    // for dX in backward (bwd_copy). A copy is valid while its version equals the parameter's and its
+    // form is the one asked for. See ops/linalg.cpp.
+    struct weight_copy {
+        std::uint64_t version = ~std::uint64_t{0};
+        int form = 0;
+        tensor data;
+    };
     std::uint32_t weight_uses = 0;
-    std::uint64_t value_t_version = 0;
-    tensor value_t;
+    weight_copy fwd_copy, bwd_copy;
     std::string name;            // a user label (inputs) or the parameter's name
 };
 
@@ -185,6 +191,7 @@ public:
     const tensor& in(std::size_t i) const { return t_.value(self.inputs[i]); }
     bool needs_grad(std::size_t i) const { return t_.at(self.inputs[i]).requires_grad; }
     bool in_known_zero(std::size_t i) const { return t_.at(self.inputs[i]).known_zero; }
+    node& in_node(std::size_t i) { return t_.at(self.inputs[i]); }  // for caches kept on an input's node
     tensor& grad_in(std::size_t i) { return t_.grad_slot(self.inputs[i]); }
     // For a rule that writes every element of input i's gradient: the same buffer, but when this rule
     // is the first to reach it in this pass it is not zero-filled and `assign` is true: the rule must

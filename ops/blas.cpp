@@ -10,8 +10,10 @@
 
 #include <cctype>
 #include <cstdlib>
+#include <new>
 #include <string>
 
+#include "gemm_avx512.hpp"
 #include "ops.hpp"
 
 namespace xgrad::blas {
@@ -81,7 +83,63 @@ bool matrix_vector(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k
     return false;
 }
 
+// A 64-byte aligned scratch buffer per thread that only grows (no allocation once warm).
+class scratch {
+public:
+    ~scratch() { std::free(p_); }
+    float* get(std::size_t n) {
+        if (n > cap_) {
+            std::free(p_);
+            cap_ = n;
+            p_ = static_cast<float*>(std::aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64));
+            if (!p_) throw std::bad_alloc();
+        }
+        return p_;
+    }
+
+private:
+    float* p_ = nullptr;
+    std::size_t cap_ = 0;
+};
+thread_local scratch g_work, g_packed;
+
+bool cpu_has_avx512() {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") != 0;
+#else
+    return false;
+#endif
+}
+
+bool own_gemm_default() {
+    const char* off = std::getenv("XGRAD_NO_OWN_GEMM");
+    return cpu_has_avx512() && !(off && std::string(off) == "1");
+}
+bool g_own_gemm = own_gemm_default();
+
+// Where xgrad's kernel, packing op(B) on every call, beats OpenBLAS (xgrad_bench_gemm,
+// docs/performance.md): a short depth times a large output, i.e. a weight gradient summed over one
+// batch (dYᵀ·X, k = 32). Products of a batch of states by a weight gain far more from a weight packed
+// once (linear() does that, through gemm_packed) and lose when packed on every call.
+bool skinny(std::size_t m, std::size_t n, std::size_t k) { return k <= 64 && m >= 128 && n >= 128; }
+
 }  // namespace
+
+bool own_gemm() { return g_own_gemm; }
+bool set_own_gemm(bool on) {
+    g_own_gemm = on && cpu_has_avx512();
+    return g_own_gemm == on;
+}
+
+std::size_t packed_size(std::size_t k, std::size_t n) { return avx512::packed_size(k, n); }
+void pack(bool tb, std::size_t k, std::size_t n, const float* b, std::size_t ldb, float* bp) {
+    avx512::pack_b(tb, k, n, b, ldb, bp);
+}
+void gemm_packed(bool ta, std::size_t m, std::size_t n, std::size_t k, float alpha, const float* a, std::size_t lda,
+                 const float* bp, float beta, float* c, std::size_t ldc) {
+    avx512::gemm(ta, m, n, k, alpha, a, lda, bp, beta, c, ldc, g_work.get(avx512::work_size(m)));
+}
 
 void gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, float alpha, const float* a, std::size_t lda,
           const float* b, std::size_t ldb, float beta, float* c, std::size_t ldc) {
@@ -89,6 +147,12 @@ void gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, float a
     if (empty_product(m, n, k, beta, c, ldc)) return;
     if (outer_product(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) return;
     if (matrix_vector(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) return;
+    if (g_own_gemm && skinny(m, n, k)) {
+        float* bp = g_packed.get(avx512::packed_size(k, n));
+        avx512::pack_b(tb, k, n, b, ldb, bp);
+        gemm_packed(ta, m, n, k, alpha, a, lda, bp, beta, c, ldc);
+        return;
+    }
     cblas_sgemm(CblasRowMajor, flag(ta), flag(tb), static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha,
                 a, static_cast<int>(lda), b, static_cast<int>(ldb), beta, c, static_cast<int>(ldc));
 }

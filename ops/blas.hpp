@@ -10,4 +10,17 @@ void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t 
 void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, double alpha, const double* a,
           std::size_t lda, const double* b, std::size_t ldb, double beta, double* c, std::size_t ldc);
 
+// xgrad's own float kernel (ops/gemm_avx512.hpp) for skinny products on AVX-512 machines; gemm()
+// above uses it by itself where it is faster. Off without AVX-512, or with XGRAD_NO_OWN_GEMM=1 in the
+// environment. set_own_gemm (tests, benchmarks) returns false when asked for it on a machine without.
+bool own_gemm();
+bool set_own_gemm(bool on);
+// For a right-hand operand used many times (a recurrent weight): pack op(B) [k, n] once into
+// packed_size(k, n) floats (64-byte aligned for speed), then multiply with gemm_packed as often as
+// needed. Only while own_gemm() is true.
+std::size_t packed_size(std::size_t k, std::size_t n);
+void pack(bool trans_b, std::size_t k, std::size_t n, const float* b, std::size_t ldb, float* bp);
+void gemm_packed(bool trans_a, std::size_t m, std::size_t n, std::size_t k, float alpha, const float* a,
+                 std::size_t lda, const float* bp, float beta, float* c, std::size_t ldc);
+
 }  // namespace xgrad::blas

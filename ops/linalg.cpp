@@ -2,6 +2,7 @@
 // never copies; backward accumulates straight into the gradient buffers (beta = 1).
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 #include "../graph/parameter.hpp"
 #include "blas.hpp"
@@ -13,6 +14,60 @@ namespace xgrad {
 using namespace kernels;
 
 namespace {
+
+// dst[c, r] = src[r, c] for a [rows, cols] row-major src, in 32×32 tiles written row by row (tiles
+// of 16, or strided writes, were 2–9× slower on a 1024×256 weight: 120 µs against 217–1050 µs).
+template <class T>
+void transpose_into(const T* __restrict src, T* __restrict dst, std::size_t rows, std::size_t cols) {
+    constexpr std::size_t tile = 32;
+    for (std::size_t r0 = 0; r0 < rows; r0 += tile)
+        for (std::size_t c0 = 0; c0 < cols; c0 += tile) {
+            const std::size_t r1 = std::min(rows, r0 + tile), c1 = std::min(cols, c0 + tile);
+            for (std::size_t c = c0; c < c1; ++c)
+                for (std::size_t r = r0; r < r1; ++r) dst[c * rows + r] = src[r * cols + c];
+        }
+}
+
+// Copies of a recurrent weight, kept on its parameter's leaf node (node::fwd_copy, bwd_copy).
+// X·Wᵀ with W [out, in] row-major is the "NT" product, and OpenBLAS's small-matrix NT path is about
+// twice as slow as its NN path at recurrent sizes (32×50·50×50: 2.8 vs 1.3 µs; 32×50·50×200: 8.6 vs
+// 4.4 µs, SkylakeX kernels; docs/performance.md). A parameter that linear() multiplies more than once
+// in a tape generation (a recurrent weight: once per time step) therefore gets a copy from its second
+// use on: Wᵀ for small weights, and for weights of 128 × 128 and more (float32, AVX-512) W packed for
+// xgrad's own kernel, which OpenBLAS would otherwise re-pack on every product (forward: Wᵀ packed;
+// backward dX = dY·W: W packed). A copy follows the parameter's version, so a value changed in
+// between is never used stale.
+enum weight_form : int { transposed = 1, packed_wt = 2, packed_w = 3 };
+
+constexpr std::size_t max_copy_rows = 512;  // more rows than a batch of states: the product amortises packing
+
+bool reused_weight(const node& wn, std::size_t m) {
+    return wn.kind == node_kind::parameter && wn.weight_uses >= 2 && m <= max_copy_rows;
+}
+
+template <class T>
+bool packs(std::size_t out_f, std::size_t in_f) {
+    return std::is_same_v<T, float> && blas::own_gemm() && out_f >= 128 && in_f >= 128 &&
+           out_f * in_f <= (std::size_t(1) << 23);
+}
+
+template <class T>
+const T* weight_copy(node::weight_copy& wc, const node& wn, weight_form form, const tensor& w) {
+    const std::size_t out_f = w.shape()[0], in_f = w.shape()[1];
+    if (wc.version == wn.param->version && wc.form == form && wc.data.defined() && wc.data.dtype() == w.dtype())
+        return wc.data.data<T>();
+    if (form == transposed) {
+        wc.data.reshape_storage({in_f, out_f}, w.dtype());
+        transpose_into(w.data<T>(), wc.data.data<T>(), out_f, in_f);
+    } else if constexpr (std::is_same_v<T, float>) {
+        const bool wt = form == packed_wt;  // op(B) = Wᵀ [in, out] (forward) or W [out, in] (dX)
+        wc.data.reshape_storage({wt ? blas::packed_size(in_f, out_f) : blas::packed_size(out_f, in_f)}, w.dtype());
+        blas::pack(wt, wt ? in_f : out_f, wt ? out_f : in_f, w.data<T>(), in_f, wc.data.data<T>());
+    }
+    wc.version = wn.param->version;
+    wc.form = form;
+    return wc.data.data<T>();
+}
 
 // Y = A·B   (A: [m,k] or [batch,m,k] read as [M = batch·m, k]; B: [k,n])
 // dA = dY·Bᵀ   dB = Aᵀ·dY
@@ -44,7 +99,14 @@ void linear_backward(backward_ctx& c) {
         if (c.needs_grad(0)) {
             bool assign = false;
             T* dx = c.grad_in_overwrite(0, assign).data<T>();
-            blas::gemm(false, false, m, in, out, T(1), dy, out, w.data<T>(), in, assign ? T(0) : T(1), dx, in);
+            node& wn = c.in_node(1);
+            if (reused_weight(wn, m) && packs<T>(out, in)) {
+                const T* bp = weight_copy<T>(wn.bwd_copy, wn, packed_w, w);
+                if constexpr (std::is_same_v<T, float>)
+                    blas::gemm_packed(false, m, in, out, T(1), dy, out, bp, assign ? T(0) : T(1), dx, in);
+            } else {
+                blas::gemm(false, false, m, in, out, T(1), dy, out, w.data<T>(), in, assign ? T(0) : T(1), dx, in);
+            }
         }
         if (c.needs_grad(1)) {
             tensor& dw = c.grad_in(1);  // reached (so defined) even when x = 0 adds nothing to it
@@ -100,41 +162,6 @@ var matmul(const var& a, const var& b) {
 
 namespace {
 
-// dst[c, r] = src[r, c] for a [rows, cols] row-major src, in 32×32 tiles written row by row (tiles
-// of 16, or strided writes, were 2–9× slower on a 1024×256 weight: 120 µs against 217–1050 µs).
-template <class T>
-void transpose_into(const T* __restrict src, T* __restrict dst, std::size_t rows, std::size_t cols) {
-    constexpr std::size_t tile = 32;
-    for (std::size_t r0 = 0; r0 < rows; r0 += tile)
-        for (std::size_t c0 = 0; c0 < cols; c0 += tile) {
-            const std::size_t r1 = std::min(rows, r0 + tile), c1 = std::min(cols, c0 + tile);
-            for (std::size_t c = c0; c < c1; ++c)
-                for (std::size_t r = r0; r < r1; ++r) dst[c * rows + r] = src[r * cols + c];
-        }
-}
-
-// X·Wᵀ with W [out, in] row-major is the "NT" product, and OpenBLAS's small-matrix NT path is about
-// twice as slow as its NN path at recurrent sizes (32×50·50×50: 2.8 vs 1.3 µs; 32×50·50×200: 8.6 vs
-// 4.4 µs, SkylakeX kernels; docs/performance.md). A parameter that linear() multiplies more than once
-// in a tape generation (a recurrent weight: once per time step) therefore gets Wᵀ cached on its leaf
-// node from its second use on, and the product runs as X·(Wᵀ). The cache follows the parameter's
-// version, so a value changed in between is never used stale. Large weights keep the NT path (no
-// gain there, and the transpose would cost more than it saves).
-template <class T>
-const T* cached_transposed_weight(recorder& r, std::size_t m, std::size_t out_f, std::size_t in_f) {
-    constexpr std::size_t max_weight = std::size_t(1) << 18, max_rows = 512;
-    node& n = r.owner().at(r.self().inputs[1]);
-    if (n.kind != node_kind::parameter || out_f * in_f > max_weight || m > max_rows) return nullptr;
-    if (++n.weight_uses < 2) return nullptr;
-    if (n.value_t_version != n.param->version || !n.value_t.defined() || n.value_t.dtype() != r.in(1).dtype() ||
-        n.value_t.size() != out_f * in_f) {
-        n.value_t.reshape_storage({in_f, out_f}, r.in(1).dtype());
-        transpose_into(r.in(1).data<T>(), n.value_t.data<T>(), out_f, in_f);
-        n.value_t_version = n.param->version;
-    }
-    return n.value_t.data<T>();
-}
-
 var linear_impl(std::initializer_list<var> args) {
     auto r = begin(op::linear, args);
     const tensor& x = r.in(0);
@@ -162,14 +189,22 @@ var linear_impl(std::initializer_list<var> args) {
         if (in_f == 0 || r.in_known_zero(0)) {  // x = 0 (e.g. a zero initial state): y = b, no product
             if (!has_bias) out.fill(0.0);
             node& wn = r.owner().at(r.self().inputs[1]);
-            if (wn.kind == node_kind::parameter) ++wn.weight_uses;  // still a use: the next one caches Wᵀ
+            if (wn.kind == node_kind::parameter) ++wn.weight_uses;  // still a use: the next one copies W
             return;
         }
         const T beta = has_bias ? T(1) : T(0);
-        if (const T* wt = cached_transposed_weight<T>(r, m, out_f, in_f))
+        node& wn = r.owner().at(r.self().inputs[1]);
+        if (wn.kind == node_kind::parameter) ++wn.weight_uses;
+        if (reused_weight(wn, m) && packs<T>(out_f, in_f)) {
+            const T* bp = weight_copy<T>(wn.fwd_copy, wn, packed_wt, w);
+            if constexpr (std::is_same_v<T, float>)
+                blas::gemm_packed(false, m, out_f, in_f, T(1), x.data<T>(), in_f, bp, beta, yp, out_f);
+        } else if (reused_weight(wn, m) && out_f * in_f <= (std::size_t(1) << 18)) {
+            const T* wt = weight_copy<T>(wn.fwd_copy, wn, transposed, w);
             blas::gemm(false, false, m, out_f, in_f, T(1), x.data<T>(), in_f, wt, out_f, beta, yp, out_f);
-        else
+        } else {
             blas::gemm(false, true, m, out_f, in_f, T(1), x.data<T>(), in_f, w.data<T>(), in_f, beta, yp, out_f);
+        }
     });
     return r.finish(linear_backward);
 }

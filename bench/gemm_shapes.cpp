@@ -1,0 +1,92 @@
+// xgrad_bench_gemm: the products of recurrent training, timed three ways: OpenBLAS (cblas_sgemm),
+// xgrad's AVX-512 kernel packing op(B) on every call (what blas::gemm does for a skinny product), and
+// the same kernel on a weight packed once (what linear() does for a recurrent weight).
+// Median of `repeats` calls, after warm-up; float32, one thread.
+//
+//   xgrad_bench_gemm [repeats=51]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include <xgrad/xgrad.hpp>
+
+#include "../ops/blas.hpp"
+
+namespace {
+
+struct shape {
+    const char* what;
+    bool ta, tb;
+    std::size_t m, n, k;
+};
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+}
+
+template <class F>
+double time_us(F&& f, int repeats) {
+    for (int i = 0; i < 3; ++i) f();
+    std::vector<double> t;
+    for (int i = 0; i < repeats; ++i) {
+        const auto t0 = std::chrono::steady_clock::now();
+        f();
+        t.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
+    }
+    return median(t);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    xgrad::reexec_with_best_blas_core(argv);
+    const int repeats = argc > 1 ? std::max(1, std::atoi(argv[1])) : 51;
+    xgrad::set_num_threads(1);
+    if (!xgrad::blas::set_own_gemm(true)) {
+        std::printf("this CPU has no AVX-512: xgrad's kernel is not used here\n");
+        return 0;
+    }
+    // W [out = g·H, in = H] row-major; a batch of 32 states. Forward X·Wᵀ, dX = dY·W, dW = dYᵀ·X.
+    std::vector<shape> shapes;
+    for (std::size_t h : {50, 256, 1024})
+        for (std::size_t g : {1, 4}) {
+            const std::size_t out = g * h;
+            shapes.push_back({"X·Wᵀ ", false, true, 32, out, h});
+            shapes.push_back({"dY·W ", false, false, 32, h, out});
+            shapes.push_back({"dYᵀ·X", true, false, out, h, 32});
+        }
+    shapes.push_back({"square", false, false, 1024, 1024, 1024});
+    std::printf("%-6s %5s %5s %5s %12s %12s %12s %8s %8s %8s\n", "op", "m", "n", "k", "openblas us",
+                "own us", "packed us", "GF/s ob", "GF/s own", "GF/s pk");
+    for (const shape& s : shapes) {
+        const std::size_t arows = s.ta ? s.k : s.m, acols = s.ta ? s.m : s.k;
+        const std::size_t brows = s.tb ? s.n : s.k, bcols = s.tb ? s.k : s.n;
+        std::vector<float> a(arows * acols), b(brows * bcols), c(s.m * s.n);
+        for (std::size_t i = 0; i < a.size(); ++i) a[i] = float(i % 7) * 0.1f - 0.3f;
+        for (std::size_t i = 0; i < b.size(); ++i) b[i] = float(i % 5) * 0.1f - 0.2f;
+        std::vector<float> bp(xgrad::blas::packed_size(s.k, s.n) + 16);
+        float* bpa = bp.data() + (64 - reinterpret_cast<std::uintptr_t>(bp.data()) % 64) % 64 / sizeof(float);
+        xgrad::blas::pack(s.tb, s.k, s.n, b.data(), bcols, bpa);
+        auto product = [&] {
+            xgrad::blas::gemm(s.ta, s.tb, s.m, s.n, s.k, 1.0f, a.data(), acols, b.data(), bcols, 1.0f, c.data(), s.n);
+        };
+        xgrad::blas::set_own_gemm(false);
+        const double ob = time_us(product, repeats);
+        xgrad::blas::set_own_gemm(true);
+        const double own = time_us(product, repeats);
+        const double pk = time_us(
+            [&] {
+                xgrad::blas::gemm_packed(s.ta, s.m, s.n, s.k, 1.0f, a.data(), acols, bpa, 1.0f, c.data(), s.n);
+            },
+            repeats);
+        const double flop = 2.0 * double(s.m) * double(s.n) * double(s.k);
+        std::printf("%-6s %5zu %5zu %5zu %12.2f %12.2f %12.2f %8.1f %8.1f %8.1f\n", s.what, s.m, s.n, s.k, ob, own, pk,
+                    flop / ob / 1e3, flop / own / 1e3, flop / pk / 1e3);
+    }
+    return 0;
+}

@@ -1,0 +1,153 @@
+// The AVX-512 GEMM of gemm_avx512.hpp. Built with -mavx512f -mfma (CMakeLists.txt); no
+// standard-library templates in this file (see the header).
+#include "gemm_avx512.hpp"
+
+// GCC 12 warns of "__Y may be used uninitialized" inside its own avx512fintrin.h (the masked
+// intrinsics start from _mm512_undefined_ps); nothing here reads an undefined lane.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+namespace xgrad::blas::avx512 {
+
+namespace {
+
+inline std::size_t min(std::size_t a, std::size_t b) { return a < b ? a : b; }
+
+// op(A) rows [i0, i0 + r) × columns [k0, k0 + kc), packed as ap[p·r + row]: one broadcast per row and
+// depth step, read in order.
+void pack_a(bool trans_a, const float* a, std::size_t lda, std::size_t i0, std::size_t r, std::size_t k0,
+            std::size_t kc, float* __restrict ap) {
+    if (trans_a) {  // op(A)[i, p] = a[p·lda + i]: rows of a are contiguous over i
+        for (std::size_t p = 0; p < kc; ++p) {
+            const float* __restrict src = a + (k0 + p) * lda + i0;
+            for (std::size_t row = 0; row < r; ++row) ap[p * r + row] = src[row];
+        }
+    } else {
+        for (std::size_t row = 0; row < r; ++row) {
+            const float* __restrict src = a + (i0 + row) * lda + k0;
+            for (std::size_t p = 0; p < kc; ++p) ap[p * r + row] = src[p];
+        }
+    }
+}
+
+// C[R, 32] (masked to the panel's real columns) = alpha·Ap·Bp + beta·C over kc depth steps: 2·R
+// accumulators, two panel loads and R broadcasts per step.
+template <int R>
+__attribute__((always_inline)) inline void tile(std::size_t kc, const float* __restrict ap, const float* __restrict bp,
+                                                float* c, std::size_t ldc, __mmask16 lo, __mmask16 hi, float alpha,
+                                                float beta) {
+    __m512 s0[R], s1[R];
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) s0[r] = s1[r] = _mm512_setzero_ps();
+    for (std::size_t p = 0; p < kc; ++p) {
+        const __m512 b0 = _mm512_loadu_ps(bp), b1 = _mm512_loadu_ps(bp + 16);
+#pragma GCC unroll 16
+        for (int r = 0; r < R; ++r) {
+            const __m512 x = _mm512_set1_ps(ap[r]);
+            s0[r] = _mm512_fmadd_ps(x, b0, s0[r]);
+            s1[r] = _mm512_fmadd_ps(x, b1, s1[r]);
+        }
+        ap += R;
+        bp += panel;
+    }
+    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
+        float* cr = c + static_cast<std::size_t>(r) * ldc;
+        __m512 y0 = alpha == 1.0f ? s0[r] : _mm512_mul_ps(va, s0[r]);
+        __m512 y1 = alpha == 1.0f ? s1[r] : _mm512_mul_ps(va, s1[r]);
+        if (beta == 1.0f) {
+            y0 = _mm512_add_ps(y0, _mm512_maskz_loadu_ps(lo, cr));
+            y1 = _mm512_add_ps(y1, _mm512_maskz_loadu_ps(hi, cr + 16));
+        } else if (beta != 0.0f) {
+            y0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(lo, cr), y0);
+            y1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(hi, cr + 16), y1);
+        }
+        _mm512_mask_storeu_ps(cr, lo, y0);
+        _mm512_mask_storeu_ps(cr + 16, hi, y1);
+    }
+}
+
+using tile_fn = void (*)(std::size_t, const float*, const float*, float*, std::size_t, __mmask16, __mmask16, float,
+                         float);
+
+template <int R>
+void tile_call(std::size_t kc, const float* ap, const float* bp, float* c, std::size_t ldc, __mmask16 lo, __mmask16 hi,
+               float alpha, float beta) {
+    tile<R>(kc, ap, bp, c, ldc, lo, hi, alpha, beta);
+}
+
+constexpr tile_fn tiles[block_rows + 1] = {nullptr,        tile_call<1>,  tile_call<2>, tile_call<3>, tile_call<4>,
+                                           tile_call<5>,   tile_call<6>,  tile_call<7>, tile_call<8>, tile_call<9>,
+                                           tile_call<10>, tile_call<11>, tile_call<12>};
+static_assert(block_rows == 12, "the tile table lists one kernel per row count");
+
+__mmask16 mask(std::size_t cols) { return cols >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << cols) - 1u); }
+
+}  // namespace
+
+// Layout: depth blocks in order; within one, the panels in order, each [kc][32]. A sweep over the
+// panels of one depth block (gemm's inner loops) thus reads memory in order.
+void pack_b(bool trans_b, std::size_t k, std::size_t n, const float* b, std::size_t ldb, float* bp) {
+    const std::size_t panels = (n + panel - 1) / panel;
+    for (std::size_t k0 = 0; k0 < k; k0 += depth) {
+        const std::size_t kc = min(depth, k - k0);
+        for (std::size_t j0 = 0; j0 < n; j0 += panel) {
+            const std::size_t cols = min(panel, n - j0);
+            float* __restrict dst = bp + k0 * panels * panel + j0 * kc;
+            if (trans_b) {  // op(B)[p, j] = b[j·ldb + p]: 32 rows of b, read in chunks of 16 along p
+                for (std::size_t p0 = 0; p0 < kc; p0 += 16) {
+                    const std::size_t pc = min(16, kc - p0);
+                    for (std::size_t j = 0; j < cols; ++j) {
+                        const float* __restrict src = b + (j0 + j) * ldb + k0 + p0;
+                        for (std::size_t p = 0; p < pc; ++p) dst[(p0 + p) * panel + j] = src[p];
+                    }
+                }
+            } else {
+                for (std::size_t p = 0; p < kc; ++p) {
+                    const float* __restrict src = b + (k0 + p) * ldb + j0;
+                    for (std::size_t j = 0; j < cols; ++j) dst[p * panel + j] = src[j];
+                }
+            }
+            for (std::size_t p = 0; p < kc; ++p)
+                for (std::size_t j = cols; j < panel; ++j) dst[p * panel + j] = 0.0f;
+        }
+    }
+}
+
+// Per depth block, one of two loop orders:
+// - the block of op(B) fits in L2 (n·kc·4 bytes ≤ 1 MiB): row blocks outside, panels inside. Each
+//   tile of C is read and written once; op(A)'s rows are packed one block at a time (the weight
+//   gradient dYᵀ·X: thousands of rows, a depth of one batch).
+// - otherwise: all of op(A)'s rows packed first (m·kc floats, in L2), then panels outside and row
+//   blocks inside, so each panel (kc·32 floats, read in order) comes from memory once and is reused
+//   from L1 by every row block (a batch of states times a large weight).
+void gemm(bool trans_a, std::size_t m, std::size_t n, std::size_t k, float alpha, const float* a, std::size_t lda,
+          const float* bp, float beta, float* c, std::size_t ldc, float* work) {
+    if (m == 0 || n == 0) return;
+    const std::size_t panels = (n + panel - 1) / panel;
+    for (std::size_t k0 = 0; k0 < k || k0 == 0; k0 += depth) {
+        const std::size_t kc = min(depth, k - k0);
+        const float b = k0 == 0 ? beta : 1.0f;
+        const float* bk = bp + k0 * panels * panel;
+        auto run = [&](std::size_t i0, std::size_t j, const float* ap) {
+            const std::size_t j0 = j * panel, cols = min(panel, n - j0);
+            const __mmask16 lo = mask(cols), hi = cols > 16 ? mask(cols - 16) : __mmask16(0);
+            tiles[min(block_rows, m - i0)](kc, ap, bk + j0 * kc, c + i0 * ldc + j0, ldc, lo, hi, alpha, b);
+        };
+        if (panels * panel * kc * sizeof(float) <= (std::size_t(1) << 20)) {
+            for (std::size_t i0 = 0; i0 < m; i0 += block_rows) {
+                pack_a(trans_a, a, lda, i0, min(block_rows, m - i0), k0, kc, work);
+                for (std::size_t j = 0; j < panels; ++j) run(i0, j, work);
+            }
+        } else {
+            for (std::size_t i0 = 0; i0 < m; i0 += block_rows)
+                pack_a(trans_a, a, lda, i0, min(block_rows, m - i0), k0, kc, work + i0 * kc);
+            for (std::size_t j = 0; j < panels; ++j)
+                for (std::size_t i0 = 0; i0 < m; i0 += block_rows) run(i0, j, work + i0 * kc);
+        }
+        if (k == 0) break;
+    }
+}
+
+}  // namespace xgrad::blas::avx512

@@ -1,0 +1,144 @@
+// xgrad's own AVX-512 GEMM (ops/gemm_avx512.cpp) against a plain double-precision loop, for the
+// shapes that exercise its edges (partial row blocks, partial column panels, several depth blocks),
+// both transposes, alpha and beta; and linear()'s packed copies of a recurrent weight against the
+// unpacked product. On a CPU without AVX-512 the kernel is never used and these cases say so.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <vector>
+
+#include <xgrad/xgrad.hpp>
+
+#include "../ops/blas.hpp"
+
+using namespace xgrad;
+
+namespace {
+
+struct own_gemm_on {  // restores the process-wide switch
+    bool was = blas::own_gemm();
+    bool ok = blas::set_own_gemm(true);
+    ~own_gemm_on() { blas::set_own_gemm(was); }
+};
+
+std::vector<float> filled(std::size_t n, unsigned seed) {
+    std::vector<float> v(n);
+    unsigned s = seed * 2654435761u + 1;
+    for (auto& x : v) {
+        s = s * 1664525u + 1013904223u;
+        x = float(int(s >> 9) % 2001 - 1000) / 1000.0f;
+    }
+    return v;
+}
+
+// Largest |got − want| over C, against a double loop of C = alpha·op(A)·op(B) + beta·C.
+double max_error(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, float alpha, float beta, bool packed) {
+    const std::size_t lda = ta ? m : k, ldb = tb ? k : n;
+    const auto a = filled(m * k, 1), b = filled(k * n, 2);
+    auto c = filled(m * n, 3);
+    std::vector<double> want(m * n);
+    for (std::size_t i = 0; i < m; ++i)
+        for (std::size_t j = 0; j < n; ++j) {
+            double s = 0;
+            for (std::size_t p = 0; p < k; ++p)
+                s += double(ta ? a[p * lda + i] : a[i * lda + p]) * double(tb ? b[j * ldb + p] : b[p * ldb + j]);
+            want[i * n + j] = alpha * s + (beta == 0 ? 0.0 : beta * double(c[i * n + j]));
+        }
+    if (beta == 0)
+        for (auto& x : c) x = NAN;  // beta = 0 must not read C
+    if (packed) {
+        std::vector<float> bp(blas::packed_size(k, n));
+        blas::pack(tb, k, n, b.data(), ldb, bp.data());
+        blas::gemm_packed(ta, m, n, k, alpha, a.data(), lda, bp.data(), beta, c.data(), n);
+    } else {
+        blas::gemm(ta, tb, m, n, k, alpha, a.data(), lda, b.data(), ldb, beta, c.data(), n);
+    }
+    double worst = 0;
+    for (std::size_t i = 0; i < m * n; ++i) worst = std::max(worst, std::fabs(double(c[i]) - want[i]));
+    return worst;
+}
+
+}  // namespace
+
+TEST_CASE("own GEMM: every edge of rows, panels and depth blocks, both transposes, alpha and beta") {
+    own_gemm_on on;
+    if (!on.ok) {
+        MESSAGE("no AVX-512 on this CPU: xgrad's GEMM kernel is not used, nothing to test");
+        return;
+    }
+    for (std::size_t m : {1, 5, 12, 13, 32, 37})
+        for (std::size_t n : {1, 15, 16, 17, 32, 33, 50, 100})
+            for (std::size_t k : {1, 3, 256, 257, 600})
+                for (bool ta : {false, true})
+                    for (bool tb : {false, true}) {
+                        CAPTURE(m);
+                        CAPTURE(n);
+                        CAPTURE(k);
+                        CAPTURE(ta);
+                        CAPTURE(tb);
+                        const double tol = 1e-5 * double(k);  // float sums of k products of |x| ≤ 1
+                        CHECK(max_error(ta, tb, m, n, k, 1.0f, 0.0f, true) < tol);
+                        CHECK(max_error(ta, tb, m, n, k, 1.0f, 1.0f, true) < tol);
+                        CHECK(max_error(ta, tb, m, n, k, -0.5f, 2.0f, true) < tol);
+                    }
+}
+
+TEST_CASE("blas::gemm with and without the own kernel agree on the weight-gradient shapes it takes") {
+    own_gemm_on on;
+    if (!on.ok) return;
+    for (std::size_t m : {128, 200, 1024})
+        for (std::size_t n : {128, 130})
+            for (std::size_t k : {1, 32, 64}) {
+                CAPTURE(m);
+                CAPTURE(n);
+                CAPTURE(k);
+                CHECK(max_error(true, false, m, n, k, 1.0f, 1.0f, false) < 1e-5 * double(k));
+                CHECK(max_error(false, true, m, n, k, 1.0f, 0.0f, false) < 1e-5 * double(k));
+            }
+}
+
+TEST_CASE("linear with a recurrent weight of 128 and more: packed copies give the unpacked values and gradients") {
+    own_gemm_on on;
+    if (!on.ok) return;
+    for (int rows : {3, 32}) {
+        parameter w(randn({160, 130}, 1, dtype::float32), "w");  // [out, in]: partial panels both ways
+        parameter b(randn({160}, 2, dtype::float32), "b");
+        std::vector<tensor> xs;
+        for (unsigned s = 0; s < 4; ++s) xs.push_back(randn({std::size_t(rows), 130}, 3 + s, dtype::float32));
+        auto run = [&](bool own) {
+            blas::set_own_gemm(own);
+            w.zero_grad();
+            b.zero_grad();
+            tape t;
+            var y = full({std::size_t(rows), 160}, 0.0, dtype::float32);
+            for (const tensor& x : xs) y = y + tanh(linear(input(x), w, b));  // uses 2.. run packed
+            t.backward(sum(y * y));
+            std::vector<double> out;
+            for (std::size_t i = 0; i < y.value().size(); ++i) out.push_back(y.value().flat(i));
+            for (std::size_t i = 0; i < w.grad().size(); ++i) out.push_back(w.grad().flat(i));
+            return out;
+        };
+        const auto packed = run(true), plain = run(false);
+        blas::set_own_gemm(true);
+        REQUIRE(packed.size() == plain.size());
+        double worst = 0;
+        for (std::size_t i = 0; i < plain.size(); ++i)
+            worst = std::max(worst, std::fabs(packed[i] - plain[i]) / (1.0 + std::fabs(plain[i])));
+        CHECK(worst < 1e-4);
+    }
+}
+
+TEST_CASE("a packed weight changed between two uses on one tape is re-packed, never read stale") {
+    own_gemm_on on;
+    if (!on.ok) return;
+    parameter w(randn({128, 128}, 1, dtype::float32), "w");
+    const tensor x = randn({2, 128}, 2, dtype::float32);
+    tape t;
+    var a = linear(input(x), w);
+    var b = linear(input(x), w);  // second use: packs wᵀ
+    w.value().set_flat(0, w.value().flat(0) + 1.0);
+    var c = linear(input(x), w);
+    CHECK(a.value().flat(0) == doctest::Approx(b.value().flat(0)).epsilon(1e-6));
+    CHECK(c.value().flat(0) == doctest::Approx(b.value().flat(0) + x.flat(0)).epsilon(1e-5));
+    CHECK(c.value().flat(1) == b.value().flat(1));  // y[0,1] does not read w[0,0]
+}
