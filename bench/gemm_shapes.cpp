@@ -1,6 +1,7 @@
 // xgrad_bench_gemm: the products of recurrent training, timed three ways: OpenBLAS (cblas_sgemm),
 // xgrad's AVX-512 kernel packing op(B) on every call (what blas::gemm does for a skinny product), and
-// the same kernel on a weight packed once (what linear() does for a recurrent weight).
+// the same kernel on a weight packed once (what linear() does for a recurrent weight), and the time
+// to pack op(B).
 // Median of `repeats` calls, after warm-up; float32, one thread.
 //
 //   xgrad_bench_gemm [repeats=51]
@@ -61,8 +62,8 @@ int main(int argc, char** argv) {
             shapes.push_back({"dYᵀ·X", true, false, out, h, 32});
         }
     shapes.push_back({"square", false, false, 1024, 1024, 1024});
-    std::printf("%-6s %5s %5s %5s %12s %12s %12s %8s %8s %8s\n", "op", "m", "n", "k", "openblas us",
-                "own us", "packed us", "GF/s ob", "GF/s own", "GF/s pk");
+    std::printf("%-6s %5s %5s %5s %12s %12s %12s %8s %8s %8s %9s\n", "op", "m", "n", "k", "openblas us",
+                "own us", "packed us", "GF/s ob", "GF/s own", "GF/s pk", "pack us");
     for (const shape& s : shapes) {
         const std::size_t arows = s.ta ? s.k : s.m, acols = s.ta ? s.m : s.k;
         const std::size_t brows = s.tb ? s.n : s.k, bcols = s.tb ? s.k : s.n;
@@ -84,9 +85,10 @@ int main(int argc, char** argv) {
                 xgrad::blas::gemm_packed(s.ta, s.m, s.n, s.k, 1.0f, a.data(), acols, bpa, 1.0f, c.data(), s.n);
             },
             repeats);
+        const double pack = time_us([&] { xgrad::blas::pack(s.tb, s.k, s.n, b.data(), bcols, bpa); }, repeats);
         const double flop = 2.0 * double(s.m) * double(s.n) * double(s.k);
-        std::printf("%-6s %5zu %5zu %5zu %12.2f %12.2f %12.2f %8.1f %8.1f %8.1f\n", s.what, s.m, s.n, s.k, ob, own, pk,
-                    flop / ob / 1e3, flop / own / 1e3, flop / pk / 1e3);
+        std::printf("%-6s %5zu %5zu %5zu %12.2f %12.2f %12.2f %8.1f %8.1f %8.1f %9.2f\n", s.what, s.m, s.n, s.k, ob, own,
+                    pk, flop / ob / 1e3, flop / own / 1e3, flop / pk / 1e3, pack);
     }
     return 0;
 }

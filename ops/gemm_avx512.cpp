@@ -40,6 +40,8 @@ __attribute__((always_inline)) inline void tile(std::size_t kc, const float* __r
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) s0[r] = s1[r] = _mm512_setzero_ps();
     for (std::size_t p = 0; p < kc; ++p) {
+        _mm_prefetch(reinterpret_cast<const char*>(bp + 16 * panel), _MM_HINT_T0);  // 16 steps ahead
+        _mm_prefetch(reinterpret_cast<const char*>(bp + 16 * panel + 16), _MM_HINT_T0);
         const __m512 b0 = _mm512_loadu_ps(bp), b1 = _mm512_loadu_ps(bp + 16);
 #pragma GCC unroll 16
         for (int r = 0; r < R; ++r) {
@@ -82,6 +84,36 @@ constexpr tile_fn tiles[block_rows + 1] = {nullptr,        tile_call<1>,  tile_c
                                            tile_call<10>, tile_call<11>, tile_call<12>};
 static_assert(block_rows == 12, "the tile table lists one kernel per row count");
 
+// dst[p·ldd + i] = src[i·lds + p] for a 16 × 16 block: unpack pairs of rows, then 4 × 4 blocks, then
+// 128-bit lanes.
+void transpose16(const float* src, std::size_t lds, float* dst, std::size_t ldd) {
+    __m512 r[16], t[16];
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(src + static_cast<std::size_t>(i) * lds);
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; i += 2) {  // per lane: [a0 b0 a1 b1], [a2 b2 a3 b3]
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+#pragma GCC unroll 16
+    for (int g = 0; g < 16; g += 4) {  // r[g + q], lane L: column 4L + q of rows g .. g + 3
+        r[g] = _mm512_shuffle_ps(t[g], t[g + 2], 0x44);
+        r[g + 1] = _mm512_shuffle_ps(t[g], t[g + 2], 0xEE);
+        r[g + 2] = _mm512_shuffle_ps(t[g + 1], t[g + 3], 0x44);
+        r[g + 3] = _mm512_shuffle_ps(t[g + 1], t[g + 3], 0xEE);
+    }
+#pragma GCC unroll 16
+    for (int q = 0; q < 4; ++q) {  // gather lane L of the four row groups: column 4L + q
+        const __m512 v0 = _mm512_shuffle_f32x4(r[q], r[4 + q], 0x44), v1 = _mm512_shuffle_f32x4(r[q], r[4 + q], 0xEE);
+        const __m512 v2 = _mm512_shuffle_f32x4(r[8 + q], r[12 + q], 0x44),
+                     v3 = _mm512_shuffle_f32x4(r[8 + q], r[12 + q], 0xEE);
+        _mm512_storeu_ps(dst + static_cast<std::size_t>(q) * ldd, _mm512_shuffle_f32x4(v0, v2, 0x88));
+        _mm512_storeu_ps(dst + static_cast<std::size_t>(4 + q) * ldd, _mm512_shuffle_f32x4(v0, v2, 0xDD));
+        _mm512_storeu_ps(dst + static_cast<std::size_t>(8 + q) * ldd, _mm512_shuffle_f32x4(v1, v3, 0x88));
+        _mm512_storeu_ps(dst + static_cast<std::size_t>(12 + q) * ldd, _mm512_shuffle_f32x4(v1, v3, 0xDD));
+    }
+}
+
 __mmask16 mask(std::size_t cols) { return cols >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << cols) - 1u); }
 
 }  // namespace
@@ -95,13 +127,19 @@ void pack_b(bool trans_b, std::size_t k, std::size_t n, const float* b, std::siz
         for (std::size_t j0 = 0; j0 < n; j0 += panel) {
             const std::size_t cols = min(panel, n - j0);
             float* __restrict dst = bp + k0 * panels * panel + j0 * kc;
-            if (trans_b) {  // op(B)[p, j] = b[j·ldb + p]: 32 rows of b, read in chunks of 16 along p
-                for (std::size_t p0 = 0; p0 < kc; p0 += 16) {
-                    const std::size_t pc = min(16, kc - p0);
-                    for (std::size_t j = 0; j < cols; ++j) {
-                        const float* __restrict src = b + (j0 + j) * ldb + k0 + p0;
-                        for (std::size_t p = 0; p < pc; ++p) dst[(p0 + p) * panel + j] = src[p];
-                    }
+            if (trans_b && cols == panel) {
+                // op(B)[p, j] = b[j·ldb + p]: 16 × 16 blocks transposed in registers (a 4096 × 1024
+                // weight: 2.0 ms; 3.3 ms one float at a time, 2.9 ms with gathers; a plain copy-pack 1.5)
+                std::size_t p0 = 0;
+                for (; p0 + 16 <= kc; p0 += 16)
+                    for (std::size_t h = 0; h < panel; h += 16)
+                        transpose16(b + (j0 + h) * ldb + k0 + p0, ldb, dst + p0 * panel + h, panel);
+                for (std::size_t j = 0; j < cols; ++j)
+                    for (std::size_t p = p0; p < kc; ++p) dst[p * panel + j] = b[(j0 + j) * ldb + k0 + p];
+            } else if (trans_b) {  // a partial panel: one float a time
+                for (std::size_t j = 0; j < cols; ++j) {
+                    const float* __restrict src = b + (j0 + j) * ldb + k0;
+                    for (std::size_t p = 0; p < kc; ++p) dst[p * panel + j] = src[p];
                 }
             } else {
                 for (std::size_t p = 0; p < kc; ++p) {
