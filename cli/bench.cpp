@@ -86,7 +86,7 @@ struct bench_options {
     std::string dtype = "float32";
     int threads = 1;
     int iters = 0;  // 0: about 1.5 s of steps (at least 10)
-    bool json = false, sweep = false, gemm = false, blas = false;
+    bool json = false, sweep = false, gemm = false, blas = false, gates = false;
 };
 
 struct config {
@@ -94,6 +94,7 @@ struct config {
     std::size_t hidden, steps, batch;
     xgrad::dtype dt;
     int threads;
+    bool fused = true;
 };
 
 std::size_t gate_count(const std::string& cell) { return cell == "lstm" ? 4 : cell == "gru" ? 3 : 1; }
@@ -150,7 +151,7 @@ result run_config(const config& c, int iters) {
     reset_peak_rss();
     tape tape;
     sequence_regressor model(
-        {.cell = c.cell, .hidden = c.hidden, .init = nn::init_style::pytorch, .seed = 42, .dt = c.dt});
+        {.cell = c.cell, .hidden = c.hidden, .init = nn::init_style::pytorch, .seed = 42, .dt = c.dt, .fused = c.fused});
     nn::adam opt(model);
     const tensor x = randn({c.batch, c.steps, 1}, 7, c.dt);
     const tensor y = randn({c.batch, 1}, 8, c.dt);
@@ -193,6 +194,7 @@ command add_bench(CLI::App& app) {
     sub->add_option("--iters", opt->iters, "Timed training steps (0: about 1.5 s worth)")->check(CLI::Range(0, 100000000))->capture_default_str();
     sub->add_flag("--sweep", opt->sweep, "Run cell {rnn,lstm,gru} × hidden {50,256,1024} × steps {10,100} × dtype × threads {1,2}");
     sub->add_flag("--gemm", opt->gemm, "Also measure the sgemm/dgemm peak and each step's fraction of it");
+    sub->add_flag("--gates", opt->gates, "lstm/gru: record each step gate by gate instead of as fused cell ops (A/B)");
     sub->add_flag("--json", opt->json, "One JSON object per configuration");
     sub->add_flag("--blas", opt->blas, "Print the BLAS library, its core, and the core this CPU could use, then exit");
     return [opt]() {
@@ -203,9 +205,9 @@ command add_bench(CLI::App& app) {
                 for (std::size_t h : {50, 256, 1024})
                     for (std::size_t s : {10, 100})
                         for (auto d : {dtype::float32, dtype::float64})
-                            for (int th : {1, 2}) configs.push_back({cell, h, s, opt->batch, d, th});
+                            for (int th : {1, 2}) configs.push_back({cell, h, s, opt->batch, d, th, !opt->gates});
         } else {
-            configs.push_back({opt->cell, opt->hidden, opt->steps, opt->batch, dt, opt->threads});
+            configs.push_back({opt->cell, opt->hidden, opt->steps, opt->batch, dt, opt->threads, !opt->gates});
         }
         const blas_info blas = blas_config();
         if (opt->blas) {

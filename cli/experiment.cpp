@@ -44,6 +44,7 @@ sequence_regressor::sequence_regressor(const model_options& o) : module("sequenc
     r.init = o.init;
     r.seed = o.seed;
     r.dt = o.dt;
+    r.fused = o.fused;
     if (o.cell == "rnn") {
         rnn_ = std::make_unique<nn::rnn>(r);
         register_module("rnn", *rnn_);

@@ -33,6 +33,7 @@ struct model_options {
     nn::init_style init = nn::init_style::keras;
     std::uint64_t seed = 0;
     dtype dt = dtype::float32;
+    bool fused = true;  // lstm/gru: fused cell ops (nn::recurrent_options::fused)
 };
 
 // cell(x)[last step] -> linear head. Parameters: "rnn.*" (or "lstm.*", "gru.*") and "head.weight/bias".

@@ -28,6 +28,7 @@ struct graph_options {
     std::vector<std::string> collapse_scopes;
     bool stats = false;
     bool ancestors = true;
+    bool fused = false;  // lstm/gru: draw fused cell ops instead of the gates (training uses fused)
     std::uint64_t seed = 0;
 };
 
@@ -40,6 +41,7 @@ int run_graph(const graph_options& o) {
     ro.init = o.init == "pytorch" ? nn::init_style::pytorch : nn::init_style::keras;
     ro.seed = o.seed;
     ro.dt = dtype::float64;  // tiny sizes; float64 keeps the smallest gradient norms exact
+    ro.fused = o.fused;      // gate by gate unless asked: the picture is for reading the cell
 
     std::unique_ptr<nn::recurrent_base> layer;
     if (o.cell == "rnn") layer = std::make_unique<nn::rnn>(ro);
@@ -100,6 +102,8 @@ command add_graph(CLI::App& app) {
     sub->add_option("--view", o->view, "forward, or backward: arrows reversed, labelled with gradient norms")
         ->check(CLI::IsMember({"forward", "backward"}))
         ->capture_default_str();
+    sub->add_flag("--fused", o->fused, "lstm/gru: draw each step's cell as the fused ops training records (lstm_state, "
+                                       "lstm_output, gru_cell) instead of gate by gate");
     sub->add_flag("--collapse", o->collapse, "Draw each time step as one node (for long unrolls)");
     sub->add_option("--collapse-scope", o->collapse_scopes, "Also collapse scopes whose name or path starts with this");
     sub->add_flag("--stats", o->stats, "Show value (and gradient) statistics on every node");

@@ -168,6 +168,11 @@ var lstm::operator()(const var& x, const std::vector<var>& h0, const std::vector
         var operator()(std::size_t l, const var& a_t) {
             const std::size_t H = self.opt_.hidden_size;
             var g = a_t + self.recur(h, l);  // [batch, 4H]: i, f, g, o
+            if (self.opt_.fused) {
+                c = lstm_state(g, c);  // c_t = f⊙c_{t-1} + i⊙g
+                h = lstm_output(g, c);  // h_t = o⊙tanh(c_t)
+                return h;
+            }
             var i = sigmoid(slice(g, 1, 0, H));
             var f = sigmoid(slice(g, 1, H, 2 * H));
             var cand = tanh(slice(g, 1, 2 * H, 3 * H));
@@ -197,6 +202,7 @@ var gru::operator()(const var& x, const std::vector<var>& h0) {
         var operator()(std::size_t l, const var& a_t) {
             const std::size_t H = self.opt_.hidden_size;
             var r_t = self.recur(h, l);  // [batch, 3H]: r, z, n
+            if (self.opt_.fused) return h = gru_cell(a_t, r_t, h);
             var rz = sigmoid(slice(a_t, 1, 0, 2 * H) + slice(r_t, 1, 0, 2 * H));
             var r = slice(rz, 1, 0, H);
             var z = slice(rz, 1, H, 2 * H);

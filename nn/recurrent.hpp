@@ -37,6 +37,10 @@ struct recurrent_options {
     // lstm with keras init only: Keras's unit_forget_bias=True, i.e. 1 in the forget gate's part of
     // bias_ih (bias_hh stays 0), so the sum of both biases equals Keras's single bias.
     bool unit_forget_bias = true;
+    // lstm and gru: each step's elementwise part as fused cell ops (lstm_state + lstm_output, gru_cell:
+    // one pass over the gates forward and backward). false records it gate by gate (slices, sigmoid,
+    // tanh, products), the graph to draw when teaching; both give the same values to rounding.
+    bool fused = true;
 };
 
 // What rnn, lstm and gru share: options, parameters, input checks, the final states.

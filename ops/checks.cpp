@@ -93,6 +93,21 @@ std::vector<op_check> make_checks() {
     add_case(op::softmax, "[2, 3, 4] axis 1", {{2, 3, 4}}, {D::real}, [](in_t x) { return softmax(x[0], 1); });
     add_case(op::log_softmax, "[3, 4] axis -1", {{3, 4}}, {D::real}, [](in_t x) { return log_softmax(x[0]); });
     add_case(op::log_softmax, "[2, 3, 4] axis 0", {{2, 3, 4}}, {D::real}, [](in_t x) { return log_softmax(x[0], 0); });
+    // recurrent cells
+    add_case(op::lstm_state, "gates[3, 8] c[3, 2]", {{3, 8}, {3, 2}}, {D::real, D::real},
+             [](in_t x) { return lstm_state(x[0], x[1]); });
+    add_case(op::lstm_state, "gates[2, 76] c[2, 19] (SIMD lanes and a tail)", {{2, 76}, {2, 19}}, {D::real, D::real},
+             [](in_t x) { return lstm_state(x[0], x[1]); });
+    add_case(op::lstm_output, "gates[3, 8] c[3, 2]", {{3, 8}, {3, 2}}, {D::real, D::real},
+             [](in_t x) { return lstm_output(x[0], x[1]); });
+    add_case(op::lstm_output, "gates[2, 76] c[2, 19]", {{2, 76}, {2, 19}}, {D::real, D::real},
+             [](in_t x) { return lstm_output(x[0], x[1]); });
+    add_case(op::lstm_output, "one gates tensor for both (an LSTM step)", {{2, 12}, {2, 3}}, {D::real, D::real},
+             [](in_t x) { return lstm_output(x[0], lstm_state(x[0], x[1])); });
+    add_case(op::gru_cell, "x[3, 6] h[3, 6] h'[3, 2]", {{3, 6}, {3, 6}, {3, 2}}, {D::real, D::real, D::real},
+             [](in_t x) { return gru_cell(x[0], x[1], x[2]); });
+    add_case(op::gru_cell, "x[2, 57] h[2, 57] h'[2, 19]", {{2, 57}, {2, 57}, {2, 19}}, {D::real, D::real, D::real},
+             [](in_t x) { return gru_cell(x[0], x[1], x[2]); });
     // losses
     add_case(op::mse, "[4, 3] vs [4, 3]", {{4, 3}, {4, 3}}, {D::real, D::real}, [](in_t x) { return mse(x[0], x[1]); });
     add_case(op::mse, "[1, 1] vs [1, 1]", {{1, 1}, {1, 1}}, {D::real, D::real}, [](in_t x) { return mse(x[0], x[1]); });

@@ -33,9 +33,9 @@ void pack_a(bool trans_a, const float* a, std::size_t lda, std::size_t i0, std::
 // C[R, 32] (masked to the panel's real columns) = alpha·Ap·Bp + beta·C over kc depth steps: 2·R
 // accumulators, two panel loads and R broadcasts per step.
 template <int R>
-__attribute__((always_inline)) inline void tile(std::size_t kc, const float* __restrict ap, const float* __restrict bp,
-                                                float* c, std::size_t ldc, __mmask16 lo, __mmask16 hi, float alpha,
-                                                float beta) {
+__attribute__((always_inline)) inline void tile(std::size_t kc, const float* __restrict ap, std::size_t as,
+                                                const float* __restrict bp, float* c, std::size_t ldc, __mmask16 lo,
+                                                __mmask16 hi, float alpha, float beta) {
     __m512 s0[R], s1[R];
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) s0[r] = s1[r] = _mm512_setzero_ps();
@@ -49,7 +49,7 @@ __attribute__((always_inline)) inline void tile(std::size_t kc, const float* __r
             s0[r] = _mm512_fmadd_ps(x, b0, s0[r]);
             s1[r] = _mm512_fmadd_ps(x, b1, s1[r]);
         }
-        ap += R;
+        ap += as;
         bp += panel;
     }
     const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
@@ -70,13 +70,13 @@ __attribute__((always_inline)) inline void tile(std::size_t kc, const float* __r
     }
 }
 
-using tile_fn = void (*)(std::size_t, const float*, const float*, float*, std::size_t, __mmask16, __mmask16, float,
-                         float);
+using tile_fn = void (*)(std::size_t, const float*, std::size_t, const float*, float*, std::size_t, __mmask16,
+                         __mmask16, float, float);
 
 template <int R>
-void tile_call(std::size_t kc, const float* ap, const float* bp, float* c, std::size_t ldc, __mmask16 lo, __mmask16 hi,
-               float alpha, float beta) {
-    tile<R>(kc, ap, bp, c, ldc, lo, hi, alpha, beta);
+void tile_call(std::size_t kc, const float* ap, std::size_t as, const float* bp, float* c, std::size_t ldc,
+               __mmask16 lo, __mmask16 hi, float alpha, float beta) {
+    tile<R>(kc, ap, as, bp, c, ldc, lo, hi, alpha, beta);
 }
 
 constexpr tile_fn tiles[block_rows + 1] = {nullptr,        tile_call<1>,  tile_call<2>, tile_call<3>, tile_call<4>,
@@ -168,21 +168,27 @@ void gemm(bool trans_a, std::size_t m, std::size_t n, std::size_t k, float alpha
         const std::size_t kc = min(depth, k - k0);
         const float b = k0 == 0 ? beta : 1.0f;
         const float* bk = bp + k0 * panels * panel;
-        auto run = [&](std::size_t i0, std::size_t j, const float* ap) {
+        auto run = [&](std::size_t i0, std::size_t j, const float* ap, std::size_t as) {
             const std::size_t j0 = j * panel, cols = min(panel, n - j0);
             const __mmask16 lo = mask(cols), hi = cols > 16 ? mask(cols - 16) : __mmask16(0);
-            tiles[min(block_rows, m - i0)](kc, ap, bk + j0 * kc, c + i0 * ldc + j0, ldc, lo, hi, alpha, b);
+            tiles[min(block_rows, m - i0)](kc, ap, as, bk + j0 * kc, c + i0 * ldc + j0, ldc, lo, hi, alpha, b);
         };
         if (panels * panel * kc * sizeof(float) <= (std::size_t(1) << 20)) {
             for (std::size_t i0 = 0; i0 < m; i0 += block_rows) {
-                pack_a(trans_a, a, lda, i0, min(block_rows, m - i0), k0, kc, work);
-                for (std::size_t j = 0; j < panels; ++j) run(i0, j, work);
+                const std::size_t r = min(block_rows, m - i0);
+                if (trans_a) {  // op(A)'s rows i0.. at depth p are already side by side: a[p·lda + i0 ..]
+                    for (std::size_t j = 0; j < panels; ++j) run(i0, j, a + k0 * lda + i0, lda);
+                } else {
+                    pack_a(trans_a, a, lda, i0, r, k0, kc, work);
+                    for (std::size_t j = 0; j < panels; ++j) run(i0, j, work, r);
+                }
             }
         } else {
             for (std::size_t i0 = 0; i0 < m; i0 += block_rows)
                 pack_a(trans_a, a, lda, i0, min(block_rows, m - i0), k0, kc, work + i0 * kc);
             for (std::size_t j = 0; j < panels; ++j)
-                for (std::size_t i0 = 0; i0 < m; i0 += block_rows) run(i0, j, work + i0 * kc);
+                for (std::size_t i0 = 0; i0 < m; i0 += block_rows)
+                    run(i0, j, work + i0 * kc, min(block_rows, m - i0));
         }
         if (k == 0) break;
     }

@@ -17,6 +17,7 @@ const char* family_name(family f) {
         case family::linalg: return "linalg";
         case family::shape: return "shape";
         case family::activation: return "activation";
+        case family::cell: return "cell";
         case family::loss: return "loss";
     }
     return "?";

@@ -318,10 +318,67 @@ TEST_CASE("recurrent layers record few ops per time step") {
     l(input(randn({2, 4, 2}, 1, f64)));
     nn::gru g(small());
     g(input(randn({2, 4, 2}, 1, f64)));
+    auto gates = small();
+    gates.fused = false;
+    nn::lstm lg(gates);
+    lg(input(randn({2, 4, 2}, 1, f64)));
+    nn::gru gg(gates);
+    gg(input(randn({2, 4, 2}, 1, f64)));
     CHECK(per_step("rnn/t=2") == 4);   // select, linear, add, tanh
-    CHECK(per_step("lstm/t=2") == 16);
-    CHECK(per_step("gru/t=2") == 16);
-    CHECK(per_step("lstm") == 1);      // the input projection of all steps: one linear
+    CHECK(per_step("lstm/t=2") == 5 + 16);  // fused: select, linear, add, lstm_state, lstm_output
+    CHECK(per_step("gru/t=2") == 3 + 16);   // fused: select, linear, gru_cell
+    CHECK(per_step("lstm") == 2);      // the input projection of all steps: one linear (per layer object)
+}
+
+TEST_CASE("fused lstm and gru cells give the gate-by-gate values and gradients (2 layers, given states)") {
+    for (std::string cell : {"lstm", "gru"}) {
+        CAPTURE(cell);
+        std::vector<double> results[2];
+        for (bool fused : {true, false}) {
+            auto o = small(2, true);
+            o.hidden_size = 11;  // SIMD lanes and a scalar tail
+            o.fused = fused;
+            tape t;
+            const tensor x = randn({3, 5, 2}, 4, f64);
+            // initial states as parameters: their gradients are checked too
+            std::vector<parameter> hp{parameter(randn({3, 11}, 5, f64)), parameter(randn({3, 11}, 6, f64))};
+            std::vector<parameter> cp{parameter(randn({3, 11}, 7, f64)), parameter(randn({3, 11}, 8, f64))};
+            std::vector<var> h0{hp[0], hp[1]}, c0{cp[0], cp[1]};
+            std::unique_ptr<nn::recurrent_base> m;
+            var y;
+            if (cell == "lstm") {
+                auto l = std::make_unique<nn::lstm>(o);
+                y = (*l)(input(x), h0, c0);
+                m = std::move(l);
+            } else {
+                auto g = std::make_unique<nn::gru>(o);
+                y = (*g)(input(x), h0);
+                m = std::move(g);
+            }
+            t.backward(sum(y * y));
+            auto& r = results[fused ? 0 : 1];
+            for (std::size_t i = 0; i < y.value().size(); ++i) r.push_back(y.value().flat(i));
+            for (auto& p : m->parameters())
+                for (std::size_t i = 0; i < p.grad().size(); ++i) r.push_back(p.grad().flat(i));
+            for (auto& p : hp)
+                for (std::size_t i = 0; i < p.grad().size(); ++i) r.push_back(p.grad().flat(i));
+            if (cell == "lstm")
+                for (auto& p : cp)
+                    for (std::size_t i = 0; i < p.grad().size(); ++i) r.push_back(p.grad().flat(i));
+        }
+        REQUIRE(results[0].size() == results[1].size());
+        for (std::size_t i = 0; i < results[0].size(); ++i)
+            CHECK(results[0][i] == doctest::Approx(results[1][i]).epsilon(1e-12));
+    }
+}
+
+TEST_CASE("cell ops name both shapes on a mismatch") {
+    tape t;
+    var g = input(randn({2, 8}, 1, f64)), c = input(randn({2, 3}, 2, f64));
+    CHECK_THROWS_WITH_AS(lstm_state(g, c), doctest::Contains("[2, 8]"), shape_error);
+    CHECK_THROWS_WITH_AS(lstm_output(g, c), doctest::Contains("lstm_output"), shape_error);
+    CHECK_THROWS_AS(gru_cell(input(randn({2, 6}, 1, f64)), input(randn({2, 9}, 1, f64)), c), shape_error);
+    CHECK_THROWS_AS(gru_cell(input(randn({2, 6}, 1, f64)), input(randn({2, 6}, 1, f64)), c), shape_error);
 }
 
 TEST_CASE("recurrent layers report bad inputs clearly") {

@@ -1,0 +1,251 @@
+// Recurrent cells as single ops: the elementwise part of an LSTM or GRU step in one pass over the
+// gates, forward and backward, instead of a dozen slices, activations and products each reading and
+// writing a [batch, hidden] tensor. The products (linear) stay separate ops, so the tape still holds
+// the network unrolled over time with its shared weights; the gate-level graph is one option away
+// (recurrent_options::fused = false) and gives the same numbers.
+//
+// Gates follow PyTorch's layout: an LSTM's pre-activations are [batch, 4H] = i | f | g | o, a GRU's
+// [batch, 3H] = r | z | n (input part and hidden part separate, since n = tanh(x_n + r ⊙ h_n)).
+// Backward rules recompute the gate activations from the saved inputs (cheaper than storing them).
+// GCC 12 warns of "__Y may be used uninitialized" inside its own avx512fintrin.h when xsimd's masked
+// AVX-512 intrinsics are inlined here; nothing reads an undefined lane.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <xsimd/xsimd.hpp>
+
+#include <type_traits>
+
+#include "kernels.hpp"
+#include "ops.hpp"
+
+namespace xgrad {
+
+using namespace kernels;
+
+namespace {
+
+// f(V{}, j) for j = 0, W, 2W, … with V = xsimd::batch<T> (W lanes) while a whole batch fits, then
+// f(T{}, j) one element at a time for the tail; the same formula serves both.
+template <class T, class F>
+void lanes(std::size_t n, F&& f) {
+    using B = xsimd::batch<T>;
+    std::size_t j = 0;
+    for (; j + B::size <= n; j += B::size) f(B{}, j);
+    for (; j < n; ++j) f(T{}, j);
+}
+// (Not named load/store: argument-dependent lookup would find xsimd::load/store, which are the
+// aligned ones, for a batch argument.)
+template <class V, class T>
+V vload(const T* p) {
+    if constexpr (std::is_same_v<V, T>) return *p;
+    else return V::load_unaligned(p);
+}
+template <class V, class T>
+void vstore(T* p, const V& v) {
+    if constexpr (std::is_same_v<V, T>) *p = v;
+    else v.store_unaligned(p);
+}
+// d = v, or d += v when the buffer already holds other contributions.
+template <class V, class T>
+void vput(T* p, const V& v, bool assign) {
+    vstore(p, assign ? v : vload<V>(p) + v);
+}
+template <class V>
+V sigm(const V& x) {
+    return V(1) / (V(1) + xsimd::exp(-x));
+}
+
+// Checks [batch, k·H] gates against a [batch, H] state; returns H.
+std::size_t check_gates(op id, const tensor& gates, std::size_t k, const tensor& state, const char* gname,
+                        const char* sname) {
+    const shape_t& g = gates.shape();
+    const shape_t& s = state.shape();
+    if (g.size() != 2 || s.size() != 2 || g[0] != s[0] || g[1] != k * s[1])
+        throw_shape_error(op_name(id), std::string(gname) + " " + shape_str(g) + " does not match " + sname + " " +
+                                           shape_str(s) + " (expected " + gname + " [batch, " + std::to_string(k) +
+                                           "·hidden] and " + sname + " [batch, hidden])");
+    return s[1];
+}
+
+// c = σ(f) ⊙ c_prev + σ(i) ⊙ tanh(g)
+// dg_i = dc tanh(g) σ'(i), dg_f = dc c_prev σ'(f), dg_g = dc σ(i) (1 − tanh² g), dg_o = 0; dc_prev = dc σ(f)
+void lstm_state_backward(backward_ctx& c) {
+    const tensor& gates = c.in(0);
+    const std::size_t rows = gates.shape()[0], H = gates.shape()[1] / 4;
+    with_dtype(gates.dtype(), [&](auto t) {
+        using T = decltype(t);
+        const T* gp = gates.data<T>();
+        const T* cp = c.in(1).data<T>();
+        const T* dc = c.grad_out.data<T>();
+        T* dg = c.needs_grad(0) ? c.grad_in(0).data<T>() : nullptr;  // shared with lstm_output's dg_o
+        bool assign = false;
+        T* dcp = c.needs_grad(1) ? c.grad_in_overwrite(1, assign).data<T>() : nullptr;
+        for (std::size_t b = 0; b < rows; ++b) {
+            const T* g = gp + b * 4 * H;
+            lanes<T>(H, [&](auto v, std::size_t j) {
+                using V = decltype(v);
+                const V i = sigm(vload<V>(g + j)), f = sigm(vload<V>(g + H + j)), u = xsimd::tanh(vload<V>(g + 2 * H + j));
+                const V d = vload<V>(dc + b * H + j);
+                if (dg) {
+                    T* r = dg + b * 4 * H;
+                    vstore(r + j, vload<V>(r + j) + d * u * i * (V(1) - i));
+                    vstore(r + H + j, vload<V>(r + H + j) + d * vload<V>(cp + b * H + j) * f * (V(1) - f));
+                    vstore(r + 2 * H + j, vload<V>(r + 2 * H + j) + d * i * (V(1) - u * u));
+                }
+                if (dcp) vput(dcp + b * H + j, d * f, assign);
+            });
+        }
+    });
+}
+
+// h = σ(o) ⊙ tanh(c)
+// dg_o = dh tanh(c) σ'(o), dg_{i,f,g} = 0; dc = dh σ(o) (1 − tanh² c)
+void lstm_output_backward(backward_ctx& c) {
+    const tensor& gates = c.in(0);
+    const std::size_t rows = gates.shape()[0], H = gates.shape()[1] / 4;
+    with_dtype(gates.dtype(), [&](auto t) {
+        using T = decltype(t);
+        const T* gp = gates.data<T>();
+        const T* cp = c.in(1).data<T>();
+        const T* dh = c.grad_out.data<T>();
+        bool assign_g = false, assign_c = false;
+        T* dg = c.needs_grad(0) ? c.grad_in_overwrite(0, assign_g).data<T>() : nullptr;
+        T* dc = c.needs_grad(1) ? c.grad_in_overwrite(1, assign_c).data<T>() : nullptr;
+        for (std::size_t b = 0; b < rows; ++b) {
+            if (dg && assign_g)
+                for (std::size_t j = 0; j < 3 * H; ++j) dg[b * 4 * H + j] = T(0);
+            lanes<T>(H, [&](auto v, std::size_t j) {
+                using V = decltype(v);
+                const V o = sigm(vload<V>(gp + b * 4 * H + 3 * H + j)), u = xsimd::tanh(vload<V>(cp + b * H + j));
+                const V d = vload<V>(dh + b * H + j);
+                if (dg) vput(dg + b * 4 * H + 3 * H + j, d * u * o * (V(1) - o), assign_g);
+                if (dc) vput(dc + b * H + j, d * o * (V(1) - u * u), assign_c);
+            });
+        }
+    });
+}
+
+// h = (1 − z) ⊙ n + z ⊙ h_prev, r = σ(x_r + h_r), z = σ(x_z + h_z), n = tanh(x_n + r ⊙ h_n)
+// dh_prev = dh z;  a_z = dh (h_prev − n) σ'(z);  a_n = dh (1 − z)(1 − n²);  a_r = a_n h_n σ'(r)
+// dx = [a_r | a_z | a_n],  dh_gates = [a_r | a_z | a_n ⊙ r]
+void gru_cell_backward(backward_ctx& c) {
+    const tensor& xg = c.in(0);
+    const std::size_t rows = xg.shape()[0], H = xg.shape()[1] / 3;
+    with_dtype(xg.dtype(), [&](auto t) {
+        using T = decltype(t);
+        const T* xp = xg.data<T>();
+        const T* hp = c.in(1).data<T>();
+        const T* prev = c.in(2).data<T>();
+        const T* dh = c.grad_out.data<T>();
+        bool ax = false, ah = false, ap = false;
+        T* dx = c.needs_grad(0) ? c.grad_in_overwrite(0, ax).data<T>() : nullptr;
+        T* dhg = c.needs_grad(1) ? c.grad_in_overwrite(1, ah).data<T>() : nullptr;
+        T* dprev = c.needs_grad(2) ? c.grad_in_overwrite(2, ap).data<T>() : nullptr;
+        for (std::size_t b = 0; b < rows; ++b) {
+            const T* x = xp + b * 3 * H;
+            const T* h = hp + b * 3 * H;
+            lanes<T>(H, [&](auto v, std::size_t j) {
+                using V = decltype(v);
+                const V hn = vload<V>(h + 2 * H + j);
+                const V r = sigm(vload<V>(x + j) + vload<V>(h + j));
+                const V z = sigm(vload<V>(x + H + j) + vload<V>(h + H + j));
+                const V n = xsimd::tanh(vload<V>(x + 2 * H + j) + r * hn);
+                const V d = vload<V>(dh + b * H + j), p = vload<V>(prev + b * H + j);
+                const V az = d * (p - n) * z * (V(1) - z);
+                const V an = d * (V(1) - z) * (V(1) - n * n);
+                const V ar = an * hn * r * (V(1) - r);
+                if (dx) {
+                    T* o = dx + b * 3 * H;
+                    vput(o + j, ar, ax);
+                    vput(o + H + j, az, ax);
+                    vput(o + 2 * H + j, an, ax);
+                }
+                if (dhg) {
+                    T* o = dhg + b * 3 * H;
+                    vput(o + j, ar, ah);
+                    vput(o + H + j, az, ah);
+                    vput(o + 2 * H + j, an * r, ah);
+                }
+                if (dprev) vput(dprev + b * H + j, d * z, ap);
+            });
+        }
+    });
+}
+
+}  // namespace
+
+var lstm_state(const var& gates, const var& c_prev) {
+    auto r = begin(op::lstm_state, {gates, c_prev});
+    const tensor& g = r.in(0);
+    const std::size_t H = check_gates(op::lstm_state, g, 4, r.in(1), "gates", "c_prev");
+    const std::size_t rows = g.shape()[0];
+    tensor& out = r.out({rows, H}, g.dtype());
+    with_dtype(g.dtype(), [&](auto t) {
+        using T = decltype(t);
+        const T* gp = g.data<T>();
+        const T* cp = r.in(1).data<T>();
+        T* cn = out.data<T>();
+        for (std::size_t b = 0; b < rows; ++b) {
+            const T* gb = gp + b * 4 * H;
+            lanes<T>(H, [&](auto v, std::size_t j) {
+                using V = decltype(v);
+                const V i = sigm(vload<V>(gb + j)), f = sigm(vload<V>(gb + H + j));
+                const V u = xsimd::tanh(vload<V>(gb + 2 * H + j));
+                vstore(cn + b * H + j, f * vload<V>(cp + b * H + j) + i * u);
+            });
+        }
+    });
+    return r.finish(lstm_state_backward);
+}
+
+var lstm_output(const var& gates, const var& c) {
+    auto r = begin(op::lstm_output, {gates, c});
+    const tensor& g = r.in(0);
+    const std::size_t H = check_gates(op::lstm_output, g, 4, r.in(1), "gates", "c");
+    const std::size_t rows = g.shape()[0];
+    tensor& out = r.out({rows, H}, g.dtype());
+    with_dtype(g.dtype(), [&](auto t) {
+        using T = decltype(t);
+        const T* gp = g.data<T>();
+        const T* cp = r.in(1).data<T>();
+        T* h = out.data<T>();
+        for (std::size_t b = 0; b < rows; ++b)
+            lanes<T>(H, [&](auto v, std::size_t j) {
+                using V = decltype(v);
+                vstore(h + b * H + j, sigm(vload<V>(gp + b * 4 * H + 3 * H + j)) * xsimd::tanh(vload<V>(cp + b * H + j)));
+            });
+    });
+    return r.finish(lstm_output_backward);
+}
+
+var gru_cell(const var& x_gates, const var& h_gates, const var& h_prev) {
+    auto r = begin(op::gru_cell, {x_gates, h_gates, h_prev});
+    const tensor& xg = r.in(0);
+    const tensor& hg = r.in(1);
+    if (!same_shape(xg.shape(), hg.shape()))
+        throw_shape_error("gru_cell", "x_gates " + shape_str(xg.shape()) + " and h_gates " + shape_str(hg.shape()) +
+                                          " differ (both are [batch, 3·hidden])");
+    const std::size_t H = check_gates(op::gru_cell, xg, 3, r.in(2), "x_gates", "h_prev");
+    const std::size_t rows = xg.shape()[0];
+    tensor& out = r.out({rows, H}, xg.dtype());
+    with_dtype(xg.dtype(), [&](auto t) {
+        using T = decltype(t);
+        const T* xp = xg.data<T>();
+        const T* hp = hg.data<T>();
+        const T* prev = r.in(2).data<T>();
+        T* h = out.data<T>();
+        for (std::size_t b = 0; b < rows; ++b) {
+            const T* x = xp + b * 3 * H;
+            const T* hh = hp + b * 3 * H;
+            lanes<T>(H, [&](auto v, std::size_t j) {
+                using V = decltype(v);
+                const V rr = sigm(vload<V>(x + j) + vload<V>(hh + j));
+                const V z = sigm(vload<V>(x + H + j) + vload<V>(hh + H + j));
+                const V n = xsimd::tanh(vload<V>(x + 2 * H + j) + rr * vload<V>(hh + 2 * H + j));
+                vstore(h + b * H + j, n + z * (vload<V>(prev + b * H + j) - n));
+            });
+        }
+    });
+    return r.finish(gru_cell_backward);
+}
+
+}  // namespace xgrad
