@@ -87,8 +87,8 @@ void matmul_backward(backward_ctx& c) {
     });
 }
 
-// Y = X·Wᵀ (+ b)   (X: [..., in] read as [M, in]; W: [out, in]; b: [out])
-// dX = dY·W   dW = dYᵀ·X   db = Σ_rows dY
+// Y = X·Wᵀ (+ b)   (X: [..., in] read as [M, in]; W: [out, in]; b: [out], or Y's shape: an addend)
+// dX = dY·W   dW = dYᵀ·X   db = Σ_rows dY (db = dY for an addend)
 void linear_backward(backward_ctx& c) {
     const tensor& x = c.in(0);
     const tensor& w = c.in(1);
@@ -113,10 +113,18 @@ void linear_backward(backward_ctx& c) {
             if (!c.in_known_zero(0)) blas::gemm(true, false, out, in, m, T(1), dy, out, x.data<T>(), in, T(1), dw.data<T>(), in);
         }
         if (c.arity() == 3 && c.needs_grad(2)) {
-            T* __restrict db = c.grad_in(2).data<T>();
-            const T* __restrict g = dy;
-            for (std::size_t r = 0; r < m; ++r)
-                for (std::size_t j = 0; j < out; ++j) db[j] += g[r * out + j];
+            if (c.in(2).dim() >= 2) {  // a bias per row (an addend, e.g. x_t's projection): db = dY
+                bool assign = false;
+                T* __restrict db = c.grad_in_overwrite(2, assign).data<T>();
+                if (assign) std::memcpy(db, dy, m * out * sizeof(T));
+                else
+                    for (std::size_t i = 0; i < m * out; ++i) db[i] += dy[i];
+            } else {
+                T* __restrict db = c.grad_in(2).data<T>();
+                const T* __restrict g = dy;
+                for (std::size_t r = 0; r < m; ++r)
+                    for (std::size_t j = 0; j < out; ++j) db[j] += g[r * out + j];
+            }
         }
     });
 }
@@ -173,16 +181,20 @@ var linear_impl(std::initializer_list<var> args) {
                                         " (expected input [..., in] and weight [out, in])");
     const std::size_t out_f = ws[0], in_f = ws[1], m = x.size() / (in_f ? in_f : 1);
     const bool has_bias = r.arity() == 3;
-    if (has_bias && (r.in(2).dim() != 1 || r.in(2).shape()[0] != out_f))
-        throw_shape_error("linear", "bias " + shape_str(r.in(2).shape()) + " does not match weight " +
-                                        shape_str(ws) + " (expected bias [" + std::to_string(out_f) + "])");
     shape_t os = xs;
     os.back() = out_f;
+    const bool row_bias = has_bias && r.in(2).dim() >= 2 && same_shape(r.in(2).shape(), os);
+    if (has_bias && !row_bias && (r.in(2).dim() != 1 || r.in(2).shape()[0] != out_f))
+        throw_shape_error("linear", "bias " + shape_str(r.in(2).shape()) + " does not match weight " + shape_str(ws) +
+                                        " and input " + shape_str(xs) + " (expected bias [" + std::to_string(out_f) +
+                                        "] or " + shape_str(os) + ")");
     tensor& out = r.out(os, x.dtype());
     with_dtype(x.dtype(), [&](auto t) {
         using T = decltype(t);
         T* yp = out.data<T>();
-        if (has_bias) {
+        if (row_bias) {
+            std::memcpy(yp, r.in(2).data<T>(), m * out_f * sizeof(T));
+        } else if (has_bias) {
             const T* bp = r.in(2).data<T>();
             for (std::size_t i = 0; i < m; ++i) std::memcpy(yp + i * out_f, bp, out_f * sizeof(T));
         }

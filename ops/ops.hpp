@@ -53,7 +53,9 @@ var max(const var& x, std::int64_t axis, bool keepdims = false);
 // ---- linear algebra (through BLAS, no transposed copies) ----------------------------------------
 var matmul(const var& a, const var& b);  // [m,k]·[k,n] or [batch,m,k]·[k,n]
 var linear(const var& x, const var& w);  // x·wᵀ, w: [out, in] (PyTorch layout), x: [..., in]
-var linear(const var& x, const var& w, const var& b);  // x·wᵀ + b
+// x·wᵀ + b, b: [out] (added to every row) or the result's shape [..., out] (an addend: a recurrent
+// step's h·W_hhᵀ + x_t's projection is one op, no separate add)
+var linear(const var& x, const var& w, const var& b);
 var transpose(const var& x);             // swaps the last two axes
 
 // ---- shape and indexing ------------------------------------------------------------------------

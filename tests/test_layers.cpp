@@ -324,10 +324,10 @@ TEST_CASE("recurrent layers record few ops per time step") {
     lg(input(randn({2, 4, 2}, 1, f64)));
     nn::gru gg(gates);
     gg(input(randn({2, 4, 2}, 1, f64)));
-    CHECK(per_step("rnn/t=2") == 4);   // select, linear, add, tanh
-    CHECK(per_step("lstm/t=2") == 5 + 16);  // fused: select, linear, add, lstm_state, lstm_output
-    CHECK(per_step("gru/t=2") == 3 + 16);   // fused: select, linear, gru_cell
-    CHECK(per_step("lstm") == 2);      // the input projection of all steps: one linear (per layer object)
+    CHECK(per_step("rnn/t=2") == 3);        // select, linear (h·W_hhᵀ + a_t), tanh
+    CHECK(per_step("lstm/t=2") == 4 + 15);  // fused: select, linear, lstm_state, lstm_output; + gate by gate
+    CHECK(per_step("gru/t=2") == 3 + 16);   // fused: select, linear, gru_cell; + gate by gate
+    CHECK(per_step("lstm") == 2 * 2);  // per lstm: b_ih + b_hh, and the input projection of all steps
 }
 
 TEST_CASE("fused lstm and gru cells give the gate-by-gate values and gradients (2 layers, given states)") {
