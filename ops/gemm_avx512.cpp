@@ -13,23 +13,6 @@ namespace {
 
 inline std::size_t min(std::size_t a, std::size_t b) { return a < b ? a : b; }
 
-// op(A) rows [i0, i0 + r) × columns [k0, k0 + kc), packed as ap[p·r + row]: one broadcast per row and
-// depth step, read in order.
-void pack_a(bool trans_a, const float* a, std::size_t lda, std::size_t i0, std::size_t r, std::size_t k0,
-            std::size_t kc, float* __restrict ap) {
-    if (trans_a) {  // op(A)[i, p] = a[p·lda + i]: rows of a are contiguous over i
-        for (std::size_t p = 0; p < kc; ++p) {
-            const float* __restrict src = a + (k0 + p) * lda + i0;
-            for (std::size_t row = 0; row < r; ++row) ap[p * r + row] = src[row];
-        }
-    } else {
-        for (std::size_t row = 0; row < r; ++row) {
-            const float* __restrict src = a + (i0 + row) * lda + k0;
-            for (std::size_t p = 0; p < kc; ++p) ap[p * r + row] = src[p];
-        }
-    }
-}
-
 // C[R, 32] (masked to the panel's real columns) = alpha·Ap·Bp + beta·C over kc depth steps: 2·R
 // accumulators, two panel loads and R broadcasts per step.
 template <int R>
@@ -84,12 +67,15 @@ constexpr tile_fn tiles[block_rows + 1] = {nullptr,        tile_call<1>,  tile_c
                                            tile_call<10>, tile_call<11>, tile_call<12>};
 static_assert(block_rows == 12, "the tile table lists one kernel per row count");
 
-// dst[p·ldd + i] = src[i·lds + p] for a 16 × 16 block: unpack pairs of rows, then 4 × 4 blocks, then
-// 128-bit lanes.
-void transpose16(const float* src, std::size_t lds, float* dst, std::size_t ldd) {
+// dst[p·ldd + i] = src[i·lds + p] for i < rows ≤ 16 and p < 16: unpack pairs of rows, then 4 × 4
+// blocks, then 128-bit lanes; each of the 16 rows of the result is stored masked to its first
+// `rows` floats.
+void transpose16(const float* src, std::size_t lds, std::size_t rows, float* dst, std::size_t ldd) {
     __m512 r[16], t[16];
 #pragma GCC unroll 16
-    for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(src + static_cast<std::size_t>(i) * lds);
+    for (int i = 0; i < 16; ++i)
+        r[i] = static_cast<std::size_t>(i) < rows ? _mm512_loadu_ps(src + static_cast<std::size_t>(i) * lds)
+                                                  : _mm512_setzero_ps();
 #pragma GCC unroll 16
     for (int i = 0; i < 16; i += 2) {  // per lane: [a0 b0 a1 b1], [a2 b2 a3 b3]
         t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
@@ -102,15 +88,35 @@ void transpose16(const float* src, std::size_t lds, float* dst, std::size_t ldd)
         r[g + 2] = _mm512_shuffle_ps(t[g + 1], t[g + 3], 0x44);
         r[g + 3] = _mm512_shuffle_ps(t[g + 1], t[g + 3], 0xEE);
     }
+    const __mmask16 m = rows >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << rows) - 1u);
 #pragma GCC unroll 16
     for (int q = 0; q < 4; ++q) {  // gather lane L of the four row groups: column 4L + q
         const __m512 v0 = _mm512_shuffle_f32x4(r[q], r[4 + q], 0x44), v1 = _mm512_shuffle_f32x4(r[q], r[4 + q], 0xEE);
         const __m512 v2 = _mm512_shuffle_f32x4(r[8 + q], r[12 + q], 0x44),
                      v3 = _mm512_shuffle_f32x4(r[8 + q], r[12 + q], 0xEE);
-        _mm512_storeu_ps(dst + static_cast<std::size_t>(q) * ldd, _mm512_shuffle_f32x4(v0, v2, 0x88));
-        _mm512_storeu_ps(dst + static_cast<std::size_t>(4 + q) * ldd, _mm512_shuffle_f32x4(v0, v2, 0xDD));
-        _mm512_storeu_ps(dst + static_cast<std::size_t>(8 + q) * ldd, _mm512_shuffle_f32x4(v1, v3, 0x88));
-        _mm512_storeu_ps(dst + static_cast<std::size_t>(12 + q) * ldd, _mm512_shuffle_f32x4(v1, v3, 0xDD));
+        _mm512_mask_storeu_ps(dst + static_cast<std::size_t>(q) * ldd, m, _mm512_shuffle_f32x4(v0, v2, 0x88));
+        _mm512_mask_storeu_ps(dst + static_cast<std::size_t>(4 + q) * ldd, m, _mm512_shuffle_f32x4(v0, v2, 0xDD));
+        _mm512_mask_storeu_ps(dst + static_cast<std::size_t>(8 + q) * ldd, m, _mm512_shuffle_f32x4(v1, v3, 0x88));
+        _mm512_mask_storeu_ps(dst + static_cast<std::size_t>(12 + q) * ldd, m, _mm512_shuffle_f32x4(v1, v3, 0xDD));
+    }
+}
+
+// op(A) rows [i0, i0 + r) × columns [k0, k0 + kc), packed as ap[p·r + row]: one broadcast per row and
+// depth step, read in order.
+void pack_a(bool trans_a, const float* a, std::size_t lda, std::size_t i0, std::size_t r, std::size_t k0,
+            std::size_t kc, float* __restrict ap) {
+    if (trans_a) {  // op(A)[i, p] = a[p·lda + i]: rows of a are contiguous over i
+        for (std::size_t p = 0; p < kc; ++p) {
+            const float* __restrict src = a + (k0 + p) * lda + i0;
+            for (std::size_t row = 0; row < r; ++row) ap[p * r + row] = src[row];
+        }
+    } else {  // 16 depth steps at a time by register transposes, the rest one float at a time
+        std::size_t p0 = 0;
+        for (; p0 + 16 <= kc; p0 += 16) transpose16(a + i0 * lda + k0 + p0, lda, r, ap + p0 * r, r);
+        for (std::size_t row = 0; row < r; ++row) {
+            const float* __restrict src = a + (i0 + row) * lda + k0;
+            for (std::size_t p = p0; p < kc; ++p) ap[p * r + row] = src[p];
+        }
     }
 }
 
@@ -133,7 +139,7 @@ void pack_b(bool trans_b, std::size_t k, std::size_t n, const float* b, std::siz
                 std::size_t p0 = 0;
                 for (; p0 + 16 <= kc; p0 += 16)
                     for (std::size_t h = 0; h < panel; h += 16)
-                        transpose16(b + (j0 + h) * ldb + k0 + p0, ldb, dst + p0 * panel + h, panel);
+                        transpose16(b + (j0 + h) * ldb + k0 + p0, ldb, 16, dst + p0 * panel + h, panel);
                 for (std::size_t j = 0; j < cols; ++j)
                     for (std::size_t p = p0; p < kc; ++p) dst[p * panel + j] = b[(j0 + j) * ldb + k0 + p];
             } else if (trans_b) {  // a partial panel: one float a time
