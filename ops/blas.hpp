@@ -11,8 +11,9 @@ void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t 
           std::size_t lda, const double* b, std::size_t ldb, double beta, double* c, std::size_t ldc);
 
 // xgrad's own float kernel (ops/gemm_avx512.hpp) for skinny products on AVX-512 machines; gemm()
-// above uses it by itself where it is faster. Off without AVX-512, or with XGRAD_NO_OWN_GEMM=1 in the
-// environment. set_own_gemm (tests, benchmarks) returns false when asked for it on a machine without.
+// above uses it by itself where it is faster. Off without AVX-512, with XGRAD_NO_OWN_GEMM=1 in the
+// environment, and while BLAS runs more than one thread (the kernel is single-threaded).
+// set_own_gemm (tests, benchmarks) returns false when asked for it on a machine without AVX-512.
 bool own_gemm();
 bool set_own_gemm(bool on);
 // For a right-hand operand used many times (a recurrent weight): pack op(B) [k, n] once into

@@ -15,10 +15,14 @@ using namespace xgrad;
 
 namespace {
 
-struct own_gemm_on {  // restores the process-wide switch
-    bool was = blas::own_gemm();
+struct own_gemm_on {  // one BLAS thread (the kernel's condition); restores both settings
+    int threads = num_threads();
+    bool was = (set_num_threads(1), blas::own_gemm());
     bool ok = blas::set_own_gemm(true);
-    ~own_gemm_on() { blas::set_own_gemm(was); }
+    ~own_gemm_on() {
+        blas::set_own_gemm(was);
+        set_num_threads(threads);
+    }
 };
 
 std::vector<float> filled(std::size_t n, unsigned seed) {
@@ -81,6 +85,16 @@ TEST_CASE("own GEMM: every edge of rows, panels and depth blocks, both transpose
                         CHECK(max_error(ta, tb, m, n, k, 1.0f, 1.0f, true) < tol);
                         CHECK(max_error(ta, tb, m, n, k, -0.5f, 2.0f, true) < tol);
                     }
+}
+
+TEST_CASE("the own kernel stands aside while BLAS runs more than one thread") {
+    own_gemm_on on;
+    if (!on.ok) return;
+    CHECK(blas::own_gemm());
+    set_num_threads(2);
+    CHECK(!blas::own_gemm());
+    set_num_threads(1);
+    CHECK(blas::own_gemm());
 }
 
 TEST_CASE("blas::gemm with and without the own kernel agree on the weight-gradient shapes it takes") {
