@@ -55,6 +55,8 @@ std::vector<op_check> make_checks() {
     add_case(op::linear, "[3, 4] W[5, 4] b[5]", {{3, 4}, {5, 4}, {5}}, {D::real, D::real, D::real},
              [](in_t x) { return linear(x[0], x[1], x[2]); });
     add_case(op::linear, "[2, 3, 4] W[5, 4]", {{2, 3, 4}, {5, 4}}, {D::real, D::real}, [](in_t x) { return linear(x[0], x[1]); });
+    add_case(op::linear, "[2, 3, 1] W[5, 1] b[5] (one feature)", {{2, 3, 1}, {5, 1}, {5}}, {D::real, D::real, D::real},
+             [](in_t x) { return linear(x[0], x[1], x[2]); });
     add_case(op::linear, "[3, 4] W[5, 4] + addend[3, 5]", {{3, 4}, {5, 4}, {3, 5}}, {D::real, D::real, D::real},
              [](in_t x) { return linear(x[0], x[1], x[2]); });
     add_case(op::linear, "[1, 4] W[2, 4] b[2]", {{1, 4}, {2, 4}, {2}}, {D::real, D::real, D::real},

@@ -192,6 +192,24 @@ var linear_impl(std::initializer_list<var> args) {
     with_dtype(x.dtype(), [&](auto t) {
         using T = decltype(t);
         T* yp = out.data<T>();
+        if (in_f == 1 && !row_bias && !r.in_known_zero(0)) {
+            // One input feature (a scalar sequence's projection, [B·T, 1]·[1, out]): y = x·wᵀ + b in one
+            // pass instead of bias rows, then an outer product that reads them back.
+            const T* __restrict xp = x.data<T>();
+            const T* __restrict wp = w.data<T>();
+            const T* __restrict bp = has_bias ? r.in(2).data<T>() : nullptr;
+            for (std::size_t i = 0; i < m; ++i) {
+                T* __restrict yi = yp + i * out_f;
+                const T xi = xp[i];
+                if (bp)
+                    for (std::size_t j = 0; j < out_f; ++j) yi[j] = bp[j] + xi * wp[j];
+                else
+                    for (std::size_t j = 0; j < out_f; ++j) yi[j] = xi * wp[j];
+            }
+            node& wn = r.owner().at(r.self().inputs[1]);
+            if (wn.kind == node_kind::parameter) ++wn.weight_uses;
+            return;
+        }
         if (row_bias) {
             std::memcpy(yp, r.in(2).data<T>(), m * out_f * sizeof(T));
         } else if (has_bias) {
