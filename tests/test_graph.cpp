@@ -169,6 +169,11 @@ TEST_CASE("errors: shape mismatches name the op, both shapes and the time step")
     CHECK(contains(m, "[3, 4]"));
     CHECK(contains(m, "[5, 2]"));
     CHECK(contains(message_of<shape_error>([&] { (void)linear(a, input(randn({2, 3}, 1))); }), "xgrad::linear"));
+    // a bias that is neither [out] nor the output's shape [3, 2]: both accepted forms are named
+    const auto bias_msg = message_of<shape_error>(
+        [&] { (void)linear(a, input(randn({2, 4}, 1)), input(randn({2, 2}, 1))); });
+    CHECK(contains(bias_msg, "bias [2, 2]"));
+    CHECK(contains(bias_msg, "expected bias [2] or [3, 2]"));
     CHECK(contains(message_of<shape_error>([&] { (void)mse(input(randn({4}, 1)), input(randn({4, 1}, 1))); }),
                    "[4, 1]"));
     CHECK(contains(message_of<shape_error>([&] { (void)reshape(a, {5, 5}); }), "[3, 4]"));
