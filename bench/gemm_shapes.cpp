@@ -52,7 +52,8 @@ int main(int argc, char** argv) {
         std::printf("this CPU has no AVX-512: xgrad's kernel is not used here\n");
         return 0;
     }
-    // W [out = g·H, in = H] row-major; a batch of 32 states. Forward X·Wᵀ, dX = dY·W, dW = dYᵀ·X.
+    // W [out = g·H, in = H] row-major; a batch of 32 states. Forward X·Wᵀ, dX = dY·W, dW = dYᵀ·X, and
+// dW of 9 time steps as one product (what linear's backward does for a recurrent weight).
     std::vector<shape> shapes;
     for (std::size_t h : {50, 256, 1024})
         for (std::size_t g : {1, 4}) {
@@ -60,6 +61,7 @@ int main(int argc, char** argv) {
             shapes.push_back({"X·Wᵀ ", false, true, 32, out, h});
             shapes.push_back({"dY·W ", false, false, 32, h, out});
             shapes.push_back({"dYᵀ·X", true, false, out, h, 32});
+            shapes.push_back({"ΣdYᵀX", true, false, out, h, 32 * 9});  // dW summed over 9 steps at once
         }
     shapes.push_back({"square", false, false, 1024, 1024, 1024});
     std::printf("%-6s %5s %5s %5s %12s %12s %12s %8s %8s %8s %9s\n", "op", "m", "n", "k", "openblas us",

@@ -96,6 +96,8 @@ void tape::backward(const var& root, const tensor& seed) {
 
 void tape::sweep(std::uint32_t r) {
     const bool anomaly = anomaly_enabled();
+    ++sweeps_;
+    at_sweep_end_.clear();
     for (std::size_t i = r + 1; i-- > 0;) {
         node& n = nodes_[i];
         if (n.kind != node_kind::op || !n.requires_grad || !n.grad_ready || !n.backward) continue;
@@ -118,6 +120,14 @@ void tape::sweep(std::uint32_t r) {
                                     ") produced a NaN or infinite gradient for input " + std::to_string(j));
         }
     }
+    for (const auto& [index, f] : at_sweep_end_) {
+        f(*this, index);
+        const tensor& g = grad(index);
+        if (anomaly && g.defined() && !all_finite(g))
+            throw anomaly_error(std::string("xgrad anomaly: the gradient of '") + nodes_[index].name + "' (" +
+                                where(*this, index) + ") is NaN or infinite after the sweep's deferred products");
+    }
+    at_sweep_end_.clear();
 }
 
 // ---- recording (see record.hpp) ---------------------------------------------------------------

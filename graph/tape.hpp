@@ -23,6 +23,9 @@ namespace xgrad {
 
 class tape;
 class backward_ctx;
+class tape;
+// Work a backward rule hands to the end of the sweep: f(tape, node index), once per registration.
+using sweep_end_fn = void (*)(tape&, std::uint32_t);
 struct param_state;
 
 // A backward rule: reads c.grad_out, c.out, c.in(i) and adds into c.grad_in(i).
@@ -71,6 +74,14 @@ struct node {
     };
     std::uint32_t weight_uses = 0;
     weight_copy fwd_copy, bwd_copy;
+    // Parameter leaves only: the (dY, X) row blocks of linear()'s weight-gradient products held back
+    // in this backward sweep, summed as one product when the sweep ends (see ops/linalg.cpp).
+    struct deferred_product {
+        std::uint64_t sweep = 0;  // the sweep these rows belong to
+        std::size_t rows = 0;
+        tensor dy, x;
+    };
+    deferred_product dw;
     std::string name;            // a user label (inputs) or the parameter's name
 };
 
@@ -166,6 +177,8 @@ private:
     tensor& grad_slot(std::uint32_t input_index);
     tensor& grad_slot_for_write(std::uint32_t input_index, bool& assign);
     void sweep(std::uint32_t root);  // the reverse loop, once the root's gradient is seeded
+    std::uint64_t sweeps_ = 0;       // sweeps started on this tape (backward_ctx::sweep_id)
+    std::vector<std::pair<std::uint32_t, sweep_end_fn>> at_sweep_end_;
 
     std::vector<node> nodes_;
     std::size_t size_ = 0;
@@ -192,6 +205,11 @@ public:
     bool needs_grad(std::size_t i) const { return t_.at(self.inputs[i]).requires_grad; }
     bool in_known_zero(std::size_t i) const { return t_.at(self.inputs[i]).known_zero; }
     node& in_node(std::size_t i) { return t_.at(self.inputs[i]); }  // for caches kept on an input's node
+    // This sweep's number (distinct for every sweep of the tape), and a way to run f(tape, node) once
+    // the sweep has visited every node: for work that is cheaper done once for many rules (a
+    // recurrent weight's gradient summed over all time steps in one product).
+    std::uint64_t sweep_id() const { return t_.sweeps_; }
+    void at_sweep_end(std::uint32_t node_index, sweep_end_fn f) { t_.at_sweep_end_.emplace_back(node_index, f); }
     tensor& grad_in(std::size_t i) { return t_.grad_slot(self.inputs[i]); }
     // For a rule that writes every element of input i's gradient: the same buffer, but when this rule
     // is the first to reach it in this pass it is not zero-filled and `assign` is true: the rule must
