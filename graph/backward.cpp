@@ -32,10 +32,12 @@ tensor& tape::grad_slot(std::uint32_t i) {
     node& n = nodes_[i];
     if (n.param) {
         param_state& p = *n.param;
-        if (!p.grad.defined() || p.grad.dtype() != p.value.dtype() || !same_shape(p.grad.shape(), p.value.shape()))
+        if (!p.grad.defined() || p.grad.dtype() != p.value.dtype() || !same_shape(p.grad.shape(), p.value.shape())) {
             p.grad = tensor::zeros(p.value.shape(), p.value.dtype());
+            p.grad_zero = false;
+        }
         n.grad_ready = true;
-        return p.grad;
+        return p.grad_filled();
     }
     if (!n.grad_ready) {
         const tensor& v = value(i);
@@ -46,9 +48,27 @@ tensor& tape::grad_slot(std::uint32_t i) {
     return n.grad;
 }
 
+tensor& tape::grad_slot_unfilled(std::uint32_t i) {
+    node& n = nodes_[i];
+    if (!n.param) return grad_slot(i);
+    param_state& p = *n.param;
+    if (!p.grad.defined() || p.grad.dtype() != p.value.dtype() || !same_shape(p.grad.shape(), p.value.shape())) {
+        p.grad = tensor::empty(p.value.shape(), p.value.dtype());
+        p.grad_zero = true;
+    }
+    n.grad_ready = true;
+    return p.grad;
+}
+
 tensor& tape::grad_slot_for_write(std::uint32_t i, bool& assign) {
     node& n = nodes_[i];
-    assign = !n.param && !n.grad_ready;  // parameters accumulate across passes until zero_grad
+    if (n.param) {  // parameters accumulate across passes until zero_grad(), which leaves grad_zero set
+        tensor& g = grad_slot_unfilled(i);
+        assign = n.param->grad_zero;
+        n.param->grad_zero = false;
+        return g;
+    }
+    assign = !n.grad_ready;
     if (!assign) return grad_slot(i);
     const tensor& v = value(i);
     n.grad.reshape_storage(v.shape(), v.dtype());
@@ -96,6 +116,7 @@ void tape::backward(const var& root, const tensor& seed) {
 
 void tape::sweep(std::uint32_t r) {
     const bool anomaly = anomaly_enabled();
+    static const tensor no_grad;
     ++sweeps_;
     at_sweep_end_.clear();
     for (std::size_t i = r + 1; i-- > 0;) {
@@ -106,7 +127,10 @@ void tape::sweep(std::uint32_t r) {
         for (std::size_t j = 0; j < n.inputs.size(); ++j) {
             const std::uint32_t k = n.inputs[j];
             if (!nodes_[k].requires_grad) continue;
-            const tensor& gk = grad(k);
+            const node& nk = nodes_[k];
+            // The buffer as it is: a parameter's gradient may still be marked zero (grad_zero) for a
+            // product that runs at the sweep's end; it is not filled here for the checks.
+            const tensor& gk = nk.param ? nk.param->grad : nk.grad_ready ? nk.grad : no_grad;
             if (!gk.defined()) continue;  // the rule chose not to propagate (e.g. integer targets)
             const tensor& vk = value(k);
             if (!same_shape(gk.shape(), vk.shape()) || gk.dtype() != vk.dtype())
@@ -114,7 +138,7 @@ void tape::sweep(std::uint32_t r) {
                                   ") left a gradient of shape " + shape_str(gk.shape()) + " " +
                                   dtype_name(gk.dtype()) + " for input " + std::to_string(j) + " of shape " +
                                   shape_str(vk.shape()) + " " + dtype_name(vk.dtype()));
-            if (anomaly && !all_finite(gk))
+            if (anomaly && !(nk.param && nk.param->grad_zero) && !all_finite(gk))
                 throw anomaly_error(std::string("xgrad anomaly: the backward rule of '") + n.op_name + "' (" +
                                     where(*this, i) + ", inputs " + input_shapes(*this, n) +
                                     ") produced a NaN or infinite gradient for input " + std::to_string(j));

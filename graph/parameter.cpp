@@ -17,7 +17,7 @@ var parameter::v() const { return tape::active().use(s_ ? s_ : (state(), s_)); }
 
 void parameter::zero_grad() {
     auto& s = state();
-    if (s.grad.defined()) s.grad.fill(0.0);
+    if (s.grad.defined()) s.grad_zero = true;  // filled when read (param_state::grad_filled)
 }
 
 void parameter::cast(xgrad::dtype d) {

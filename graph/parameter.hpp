@@ -13,7 +13,19 @@ namespace xgrad {
 
 struct param_state {
     tensor value;
-    tensor grad;  // undefined until the first backward reaches it
+    tensor grad;  // undefined until the first backward reaches it; read it through grad()
+    // zero_grad() does not touch the buffer: it sets grad_zero, and the buffer is zero-filled when
+    // something reads it (grad()), or overwritten by the first rule that writes all of it (a weight
+    // gradient's product with beta = 0). At LSTM 1024 that is a 16 MB fill and a 16 MB read less per
+    // training step.
+    bool grad_zero = false;
+    tensor& grad_filled() {
+        if (grad_zero) {
+            if (grad.defined()) grad.fill(0.0);
+            grad_zero = false;
+        }
+        return grad;
+    }
     std::string name;
     bool requires_grad = true;
     // Bumped by every mutable access to the value (parameter::value()), so caches derived from the
@@ -42,8 +54,8 @@ public:
         return s.value;
     }
     // dL/dparameter accumulated since the last zero_grad() (undefined if never reached).
-    const tensor& grad() const { return state().grad; }
-    tensor& grad() { return state().grad; }
+    const tensor& grad() const { return state().grad_filled(); }
+    tensor& grad() { return state().grad_filled(); }
     void zero_grad();
 
     const std::string& name() const { return state().name; }

@@ -67,7 +67,7 @@ const tensor& tape::value(std::size_t i) const {
 
 const tensor& tape::grad(std::size_t i) const {
     const node& n = nodes_[i];
-    if (n.param) return n.param->grad;
+    if (n.param) return n.param->grad_filled();
     static const tensor undefined;
     return n.grad_ready ? n.grad : undefined;
 }

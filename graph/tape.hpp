@@ -74,12 +74,13 @@ struct node {
     };
     std::uint32_t weight_uses = 0;
     weight_copy fwd_copy, bwd_copy;
-    // Parameter leaves only: the (dY, X) row blocks of linear()'s weight-gradient products held back
-    // in this backward sweep, summed as one product when the sweep ends (see ops/linalg.cpp).
+    // Parameter leaves only: the rows of dY and X of linear()'s weight-gradient products held back in
+    // this backward sweep (pointers into the tape's own buffers, which stay as they are until the
+    // sweep ends), summed as one product when the sweep ends (see ops/linalg.cpp).
     struct deferred_product {
         std::uint64_t sweep = 0;  // the sweep these rows belong to
-        std::size_t rows = 0;
-        tensor dy, x;
+        std::vector<const void*> dy, x;
+        tensor dy_rows, x_rows;   // the rows side by side, where BLAS runs the product
     };
     deferred_product dw;
     std::string name;            // a user label (inputs) or the parameter's name
@@ -176,6 +177,7 @@ private:
     friend class backward_ctx;
     tensor& grad_slot(std::uint32_t input_index);
     tensor& grad_slot_for_write(std::uint32_t input_index, bool& assign);
+    tensor& grad_slot_unfilled(std::uint32_t input_index);
     void sweep(std::uint32_t root);  // the reverse loop, once the root's gradient is seeded
     std::uint64_t sweeps_ = 0;       // sweeps started on this tape (backward_ctx::sweep_id)
     std::vector<std::pair<std::uint32_t, sweep_end_fn>> at_sweep_end_;
@@ -215,6 +217,9 @@ public:
     // is the first to reach it in this pass it is not zero-filled and `assign` is true: the rule must
     // then store (=) rather than add (+=). Saves a memset and a read per element on the hot path.
     tensor& grad_in_overwrite(std::size_t i, bool& assign) { return t_.grad_slot_for_write(self.inputs[i], assign); }
+    // Input i's gradient buffer, reached but left as it is: for a rule that defers its write to the
+    // sweep's end (at_sweep_end) and decides there between = and += (a parameter's grad_zero).
+    tensor& grad_in_deferred(std::size_t i) { return t_.grad_slot_unfilled(self.inputs[i]); }
     const node_attrs& attrs() const { return self.attrs; }
     const tensor& saved(std::size_t k) const { return self.saved[k]; }
 

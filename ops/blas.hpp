@@ -23,5 +23,9 @@ std::size_t packed_size(std::size_t k, std::size_t n);
 void pack(bool trans_b, std::size_t k, std::size_t n, const float* b, std::size_t ldb, float* bp);
 void gemm_packed(bool trans_a, std::size_t m, std::size_t n, std::size_t k, float alpha, const float* a,
                  std::size_t lda, const float* bp, float beta, float* c, std::size_t ldc);
+// C[m, n] = alpha·Aᵀ·B + beta·C with A [k, m] and B [k, n] given one row pointer per depth step
+// (rows of many matrices, multiplied without copying them together). Only while own_gemm() is true.
+void gemm_tn_rows(std::size_t m, std::size_t n, std::size_t k, float alpha, const float* const* a_rows,
+                  const float* const* b_rows, float beta, float* c, std::size_t ldc);
 
 }  // namespace xgrad::blas

@@ -15,10 +15,20 @@ inline std::size_t min(std::size_t a, std::size_t b) { return a < b ? a : b; }
 
 // C[R, 32] (masked to the panel's real columns) = alpha·Ap·Bp + beta·C over kc depth steps: 2·R
 // accumulators, two panel loads and R broadcasts per step.
-template <int R>
-__attribute__((always_inline)) inline void tile(std::size_t kc, const float* __restrict ap, std::size_t as,
-                                                const float* __restrict bp, float* c, std::size_t ldc, __mmask16 lo,
-                                                __mmask16 hi, float alpha, float beta) {
+// op(A)'s R values at each depth step, `step` floats apart (packed, or rows of a transposed A).
+struct strided_a {
+    const float* p;
+    std::size_t step;
+    const float* next() {
+        const float* r = p;
+        p += step;
+        return r;
+    }
+};
+
+template <int R, class A>
+__attribute__((always_inline)) inline void tile(std::size_t kc, A a, const float* __restrict bp, float* c,
+                                                std::size_t ldc, __mmask16 lo, __mmask16 hi, float alpha, float beta) {
     __m512 s0[R], s1[R];
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) s0[r] = s1[r] = _mm512_setzero_ps();
@@ -26,13 +36,13 @@ __attribute__((always_inline)) inline void tile(std::size_t kc, const float* __r
         _mm_prefetch(reinterpret_cast<const char*>(bp + 16 * panel), _MM_HINT_T0);  // 16 steps ahead
         _mm_prefetch(reinterpret_cast<const char*>(bp + 16 * panel + 16), _MM_HINT_T0);
         const __m512 b0 = _mm512_loadu_ps(bp), b1 = _mm512_loadu_ps(bp + 16);
+        const float* __restrict ap = a.next();
 #pragma GCC unroll 16
         for (int r = 0; r < R; ++r) {
             const __m512 x = _mm512_set1_ps(ap[r]);
             s0[r] = _mm512_fmadd_ps(x, b0, s0[r]);
             s1[r] = _mm512_fmadd_ps(x, b1, s1[r]);
         }
-        ap += as;
         bp += panel;
     }
     const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
@@ -59,7 +69,7 @@ using tile_fn = void (*)(std::size_t, const float*, std::size_t, const float*, f
 template <int R>
 void tile_call(std::size_t kc, const float* ap, std::size_t as, const float* bp, float* c, std::size_t ldc,
                __mmask16 lo, __mmask16 hi, float alpha, float beta) {
-    tile<R>(kc, ap, as, bp, c, ldc, lo, hi, alpha, beta);
+    tile<R>(kc, strided_a{ap, as}, bp, c, ldc, lo, hi, alpha, beta);
 }
 
 constexpr tile_fn tiles[block_rows + 1] = {nullptr,        tile_call<1>,  tile_call<2>, tile_call<3>, tile_call<4>,
@@ -195,6 +205,47 @@ void gemm(bool trans_a, std::size_t m, std::size_t n, std::size_t k, float alpha
             for (std::size_t j = 0; j < panels; ++j)
                 for (std::size_t i0 = 0; i0 < m; i0 += block_rows)
                     run(i0, j, work + i0 * kc, min(block_rows, m - i0));
+        }
+        if (k == 0) break;
+    }
+}
+
+// Depth blocks of up to rows_depth steps (C is read and written once per block; beta = 0 on the
+// first block never reads it); within one, column chunks whose packed B fits in rows_budget floats
+// (L2), and inside a chunk, row blocks of A, each packed [kc][12] from its rows once (read in place,
+// rows 16 KB apart all fall in one L1 set and miss every step), then multiplied by every panel. Each
+// tile of C is written once per depth block, each chunk of B packed once.
+void gemm_tn_rows(std::size_t m, std::size_t n, std::size_t k, float alpha, const float* const* a_rows,
+                  const float* const* b_rows, float beta, float* c, std::size_t ldc, float* work) {
+    if (m == 0 || n == 0) return;
+    float* const ap = work + rows_budget;  // A's row block, [kc][block_rows]
+    for (std::size_t k0 = 0; k0 < k || k0 == 0; k0 += rows_depth) {
+        const std::size_t kc = min(rows_depth, k - k0);
+        const float b = k0 == 0 ? beta : 1.0f;
+        const std::size_t chunk = kc == 0 ? n : (rows_budget / kc / panel < 1 ? 1 : rows_budget / kc / panel) * panel;
+        for (std::size_t c0 = 0; c0 < n; c0 += chunk) {
+            const std::size_t cols = min(chunk, n - c0), panels = (cols + panel - 1) / panel;
+            for (std::size_t j = 0; j < panels; ++j) {  // B's rows k0.. into panels [kc][32]
+                const std::size_t j0 = c0 + j * panel, w = min(panel, n - j0);
+                float* __restrict dst = work + j * kc * panel;
+                for (std::size_t p = 0; p < kc; ++p) {
+                    const float* __restrict src = b_rows[k0 + p] + j0;
+                    for (std::size_t q = 0; q < w; ++q) dst[p * panel + q] = src[q];
+                    for (std::size_t q = w; q < panel; ++q) dst[p * panel + q] = 0.0f;
+                }
+            }
+            for (std::size_t i0 = 0; i0 < m; i0 += block_rows) {
+                const std::size_t r = min(block_rows, m - i0);
+                for (std::size_t p = 0; p < kc; ++p) {
+                    const float* __restrict src = a_rows[k0 + p] + i0;
+                    for (std::size_t q = 0; q < r; ++q) ap[p * r + q] = src[q];
+                }
+                for (std::size_t j = 0; j < panels; ++j) {
+                    const std::size_t j0 = c0 + j * panel, w = min(panel, n - j0);
+                    const __mmask16 lo = mask(w), hi = w > 16 ? mask(w - 16) : __mmask16(0);
+                    tiles[r](kc, ap, r, work + j * kc * panel, c + i0 * ldc + j0, ldc, lo, hi, alpha, b);
+                }
+            }
         }
         if (k == 0) break;
     }

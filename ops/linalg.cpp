@@ -73,21 +73,43 @@ const T* weight_copy(node::weight_copy& wc, const node& wn, weight_form form, co
 
 // A recurrent weight's gradient is a sum over the time steps, dW = Σₜ dYₜᵀ·Xₜ. Step by step, every
 // product reads and writes the whole [out, in] gradient for a depth of one batch (k = 32): at LSTM
-// 1024 that is 32 MB of memory traffic for 268 MFLOP, T times per step. So linear's backward copies a
-// reused weight's (dYₜ, Xₜ) rows aside, and the sweep sums them in one product when it ends
-// (backward_ctx::at_sweep_end): the same gradient, a different order of the additions, and the
-// gradient read and written once. Small weights keep the product per step (nothing to gain there).
-// XGRAD_NO_DEFERRED_DW=1 in the environment turns this off (for A/B measurements).
+// 1024 that is 32 MB of memory traffic for 268 MFLOP, T times per step. So linear's backward notes
+// where a reused weight's dYₜ and Xₜ rows are (the tape keeps both until the sweep ends), and the
+// sweep sums them in one product when it ends (backward_ctx::at_sweep_end): the same gradient, a
+// different order of the additions, and the gradient written once. xgrad's kernel reads the rows
+// where they are, and after zero_grad() stores the product instead of adding it (OpenBLAS would
+// zero-fill the gradient first, then add); BLAS gets them copied side by side. Small weights keep the
+// product per step (nothing to gain there). XGRAD_NO_DEFERRED_DW=1 in the environment turns this off
+// (for A/B measurements).
 void finish_weight_grad(tape& t, std::uint32_t weight) {
     auto& d = t.at(weight).dw;
-    if (d.rows == 0) return;
-    tensor& g = t.at(weight).param->grad;
-    const std::size_t out = g.shape()[0], in = g.shape()[1];
+    if (d.dy.empty()) return;
+    param_state& p = *t.at(weight).param;
+    const bool assign = p.grad_zero;  // zero_grad() since: store the product instead of adding it
+    p.grad_zero = false;
+    tensor& g = p.grad;
+    const std::size_t out = g.shape()[0], in = g.shape()[1], k = d.dy.size();
     with_dtype(g.dtype(), [&](auto z) {
         using T = decltype(z);
-        blas::gemm(true, false, out, in, d.rows, T(1), d.dy.data<T>(), out, d.x.data<T>(), in, T(1), g.data<T>(), in);
+        if constexpr (std::is_same_v<T, float>) {
+            if (blas::own_gemm()) {
+                blas::gemm_tn_rows(out, in, k, 1.0f, reinterpret_cast<const float* const*>(d.dy.data()),
+                                   reinterpret_cast<const float* const*>(d.x.data()), assign ? 0.0f : 1.0f,
+                                   g.data<float>(), in);
+                return;
+            }
+        }
+        d.dy_rows.reshape_storage({k, out}, g.dtype());
+        d.x_rows.reshape_storage({k, in}, g.dtype());
+        for (std::size_t r = 0; r < k; ++r) {
+            std::memcpy(d.dy_rows.data<T>() + r * out, d.dy[r], out * sizeof(T));
+            std::memcpy(d.x_rows.data<T>() + r * in, d.x[r], in * sizeof(T));
+        }
+        blas::gemm(true, false, out, in, k, T(1), d.dy_rows.data<T>(), out, d.x_rows.data<T>(), in,
+                   assign ? T(0) : T(1), g.data<T>(), in);
     });
-    d.rows = 0;
+    d.dy.clear();
+    d.x.clear();
 }
 
 template <class T>
@@ -96,18 +118,17 @@ bool defer_weight_grad(backward_ctx& c, const T* dy, const T* x, std::size_t m, 
     node& wn = c.in_node(1);
     if (!on || wn.kind != node_kind::parameter || wn.weight_uses < 2 || out * in < (std::size_t(1) << 14)) return false;
     auto& d = wn.dw;
-    if (d.sweep != c.sweep_id()) {  // the first of this sweep: room for every use, and the product at the end
-        const std::size_t rows = std::size_t(wn.weight_uses) * m;
+    if (d.sweep != c.sweep_id()) {  // the first of this sweep: the product at the end
         d.sweep = c.sweep_id();
-        d.rows = 0;
-        d.dy.reshape_storage({rows, out}, c.in(0).dtype());
-        d.x.reshape_storage({rows, in}, c.in(0).dtype());
+        d.dy.clear();
+        d.x.clear();
         c.at_sweep_end(c.self.inputs[1], finish_weight_grad);
     }
-    if (d.rows + m > d.dy.shape()[0]) return false;  // a use with more rows than planned: its own product
-    std::memcpy(d.dy.data<T>() + d.rows * out, dy, m * out * sizeof(T));
-    std::memcpy(d.x.data<T>() + d.rows * in, x, m * in * sizeof(T));
-    d.rows += m;
+    c.grad_in_deferred(1);  // reached; zero_grad()'s grad_zero stays for finish_weight_grad's beta
+    for (std::size_t r = 0; r < m; ++r) {  // capacity kept from the last step: no allocation
+        d.dy.push_back(dy + r * out);
+        d.x.push_back(x + r * in);
+    }
     return true;
 }
 
@@ -151,9 +172,13 @@ void linear_backward(backward_ctx& c) {
             }
         }
         if (c.needs_grad(1)) {
-            tensor& dw = c.grad_in(1);  // reached (so defined) even when x = 0 adds nothing to it
-            if (!c.in_known_zero(0) && !defer_weight_grad(c, dy, x.data<T>(), m, out, in))
-                blas::gemm(true, false, out, in, m, T(1), dy, out, x.data<T>(), in, T(1), dw.data<T>(), in);
+            if (c.in_known_zero(0)) {
+                c.grad_in_deferred(1);  // reached (so defined) though x = 0 adds nothing; zeros when read
+            } else if (!defer_weight_grad(c, dy, x.data<T>(), m, out, in)) {
+                bool assign = false;
+                T* dw = c.grad_in_overwrite(1, assign).data<T>();
+                blas::gemm(true, false, out, in, m, T(1), dy, out, x.data<T>(), in, assign ? T(0) : T(1), dw, in);
+            }
         }
         if (c.arity() == 3 && c.needs_grad(2)) {
             if (c.in(2).dim() >= 2) {  // a bias per row (an addend, e.g. x_t's projection): db = dY

@@ -87,6 +87,47 @@ TEST_CASE("own GEMM: every edge of rows, panels and depth blocks, both transpose
                     }
 }
 
+TEST_CASE("own GEMM from row pointers: Aᵀ·B over rows scattered in several buffers, every edge") {
+    own_gemm_on on;
+    if (!on.ok) return;
+    // k > 512: two passes over C; n · depth past the 1 MiB chunk of packed B: several column chunks
+    for (std::size_t m : {1, 12, 13, 37})
+        for (std::size_t n : {1, 17, 33, 600})
+            for (std::size_t k : {0, 1, 9, 40, 513, 1100})
+                for (float beta : {0.0f, 1.0f, 0.5f}) {
+                    CAPTURE(m);
+                    CAPTURE(n);
+                    CAPTURE(k);
+                    CAPTURE(beta);
+                    // rows of A [k, m] and B [k, n] in blocks of 7 rows, each block its own buffer, in reverse order
+                    std::vector<std::vector<float>> blocks_a, blocks_b;
+                    std::vector<const float*> ar(k), br(k);
+                    for (std::size_t p0 = 0; p0 < k; p0 += 7) {
+                        const std::size_t rows = std::min<std::size_t>(7, k - p0);
+                        blocks_a.push_back(filled(rows * m, unsigned(10 + p0)));
+                        blocks_b.push_back(filled(rows * n, unsigned(20 + p0)));
+                    }
+                    for (std::size_t p = 0; p < k; ++p) {
+                        ar[p] = blocks_a[p / 7].data() + (p % 7) * m;
+                        br[p] = blocks_b[p / 7].data() + (p % 7) * n;
+                    }
+                    auto c = filled(m * n, 3);
+                    std::vector<double> want(m * n);
+                    for (std::size_t i = 0; i < m; ++i)
+                        for (std::size_t j = 0; j < n; ++j) {
+                            double s = 0;
+                            for (std::size_t p = 0; p < k; ++p) s += double(ar[p][i]) * double(br[p][j]);
+                            want[i * n + j] = 1.5 * s + (beta == 0 ? 0.0 : beta * double(c[i * n + j]));
+                        }
+                    if (beta == 0)
+                        for (auto& x : c) x = NAN;  // beta = 0 must not read C
+                    blas::gemm_tn_rows(m, n, k, 1.5f, ar.data(), br.data(), beta, c.data(), n);
+                    double worst = 0;
+                    for (std::size_t i = 0; i < m * n; ++i) worst = std::max(worst, std::fabs(double(c[i]) - want[i]));
+                    CHECK(worst < 1e-5 * double(k + 1));
+                }
+}
+
 TEST_CASE("the own kernel stands aside while BLAS runs more than one thread") {
     own_gemm_on on;
     if (!on.ok) return;

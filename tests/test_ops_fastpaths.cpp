@@ -241,3 +241,48 @@ TEST_CASE("a large weight used at many steps: its gradient, summed at the end of
         }
     }
 }
+
+TEST_CASE("zero_grad marks a gradient zero without filling it: reads see zeros, the first product stores") {
+    // Stale memory under the mark must never show: fill the buffers with NaN, zero_grad, and the next
+    // backward (with anomaly checks on) must give exactly a fresh parameter's gradient.
+    for (dtype d : {dtype::float32, dtype::float64}) {
+        CAPTURE(dtype_name(d));
+        for (std::size_t rows : {160u, 6u}) {  // 160 × 130 defers its dW to the sweep's end, 6 × 130 does not
+            CAPTURE(rows);
+            const tensor w0 = randn({rows, 130}, 4, d);
+            std::vector<tensor> xs;
+            for (unsigned s = 0; s < 3; ++s) xs.push_back(randn({3, 130}, 20 + s, d));
+            auto run = [&](parameter& w, int sweeps) {
+                tape t;
+                detect_anomaly on;
+                var total = full({}, 0.0, d);
+                for (const tensor& x : xs) total = total + sum(tanh(linear(input(x), w)));
+                total = total + sum(w * w);  // a second rule that adds into the same gradient
+                for (int s = 0; s < sweeps; ++s) t.backward(total);
+            };
+            parameter fresh(w0, "fresh");
+            run(fresh, 1);
+            const tensor expect = fresh.grad();
+
+            parameter w(w0, "w");
+            run(w, 1);
+            w.grad().fill(std::nan(""));
+            w.zero_grad();
+            CHECK(w.state_ptr()->grad_zero);
+            run(w, 1);
+            double worst = 0;
+            for (std::size_t i = 0; i < expect.size(); ++i) worst = std::max(worst, std::fabs(w.grad().flat(i) - expect.flat(i)));
+            CHECK(worst == 0.0);
+
+            w.grad().fill(std::nan(""));
+            w.zero_grad();
+            for (std::size_t i = 0; i < w.grad().size(); ++i) REQUIRE(w.grad().flat(i) == 0.0);  // read: filled
+            w.zero_grad();
+            run(w, 2);  // two sweeps: the second adds to what the first stored
+            worst = 0;
+            for (std::size_t i = 0; i < expect.size(); ++i)
+                worst = std::max(worst, std::fabs(w.grad().flat(i) - 2 * expect.flat(i)) / (1 + std::fabs(expect.flat(i))));
+            CHECK(worst < (d == dtype::float32 ? 1e-5 : 1e-13));
+        }
+    }
+}
