@@ -145,7 +145,7 @@ void gemm_packed(bool ta, std::size_t m, std::size_t n, std::size_t k, float alp
 
 void gemm_tn_rows(std::size_t m, std::size_t n, std::size_t k, float alpha, const float* const* a_rows,
                   const float* const* b_rows, float beta, float* c, std::size_t ldc) {
-    avx512::gemm_tn_rows(m, n, k, alpha, a_rows, b_rows, beta, c, ldc, g_packed.get(avx512::rows_work_size));
+    avx512::gemm_tn_rows(m, n, k, alpha, a_rows, b_rows, beta, c, ldc, g_packed.get(avx512::rows_work_size(m, k)));
 }
 
 void gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, float alpha, const float* a, std::size_t lda,

@@ -37,10 +37,12 @@ void gemm(bool trans_a, std::size_t m, std::size_t n, std::size_t k, float alpha
 // point to row p of each, so the rows of several matrices multiply without being copied side by side
 // (a recurrent weight's gradient Σₜ dYₜᵀ·Xₜ, read from every time step's buffers). beta = 0 never
 // reads C.
-// `work` holds rows_work_size floats.
+// `work` holds rows_work_size(m, k) floats.
 inline constexpr std::size_t rows_depth = 512;        // depth steps per pass over C
 inline constexpr std::size_t rows_budget = 1u << 18;  // floats of packed B per column chunk (1 MiB)
-inline constexpr std::size_t rows_work_size = rows_budget + rows_depth * block_rows;
+inline std::size_t rows_work_size(std::size_t m, std::size_t k) {
+    return rows_budget + m * (k < rows_depth ? k : rows_depth);
+}
 void gemm_tn_rows(std::size_t m, std::size_t n, std::size_t k, float alpha, const float* const* a_rows,
                   const float* const* b_rows, float beta, float* c, std::size_t ldc, float* work);
 

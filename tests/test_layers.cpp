@@ -54,7 +54,9 @@ TEST_CASE("initialisers: glorot bound, orthogonality, seeds") {
     CHECK(mx <= bound);
     CHECK(mx > 0.95 * bound);  // the draw fills the interval
 
-    for (shape_t s : {shape_t{12, 3}, shape_t{3, 12}, shape_t{5, 5}}) {
+    // 650 × 420 and its transpose: past 2¹⁸ elements, the blocked path (partial blocks, a tail of rows)
+    for (shape_t s : {shape_t{12, 3}, shape_t{3, 12}, shape_t{5, 5}, shape_t{650, 420}, shape_t{420, 650}}) {
+        CAPTURE(shape_str(s));
         rng og(7);
         const tensor w = nn::orthogonal(s, og, 1.0, f64);
         CHECK(w.shape() == s);
