@@ -215,8 +215,7 @@ TEST_CASE("a large weight used at many steps: its gradient, summed at the end of
         CAPTURE(dtype_name(d));
         parameter w(randn({160, 130}, 1, d), "w");  // ≥ 2¹⁴ elements: linear defers its dW
         std::vector<tensor> xs;
-        // the first use has more rows than the last: the rows planned from the last use run out, and that
-    // use takes its own product
+        // uses of 7 and 3 rows: the rows noted aside differ in count from use to use
     for (unsigned s = 0; s < 4; ++s) xs.push_back(randn({s == 0 ? 7u : 3u, 130}, 10 + s, d));
         auto grads = [&](bool use_linear, bool skip_last) {
             w.zero_grad();
