@@ -87,8 +87,8 @@ var recurrent_base::project_both_biases(const var& x, std::size_t l) const {
     return opt_.bias ? xgrad::linear(x, p.w_ih, p.b_ih + p.b_hh) : xgrad::linear(x, p.w_ih);
 }
 
-var recurrent_base::recur_plus(const var& h, const var& a_t, std::size_t l) const {
-    return xgrad::linear(h, layers_[l].w_hh, a_t);
+var recurrent_base::recur_plus(const var& h, const var& a, std::size_t t, std::size_t l) const {
+    return xgrad::linear_step(h, layers_[l].w_hh, a, t);
 }
 
 var recurrent_base::recur(const var& h, std::size_t l) const {
@@ -96,8 +96,8 @@ var recurrent_base::recur(const var& h, std::size_t l) const {
     return opt_.bias ? xgrad::linear(h, p.w_hh, p.b_hh) : xgrad::linear(h, p.w_hh);
 }
 
-// The loop shared by the three layers: for each layer, project the whole input sequence once,
-// then step through time with `step(l, a_t, h) -> h`, stacking the outputs a later layer (or the
+// The loop shared by the three layers: for each layer, project the whole input sequence once (a),
+// then step through time with `step(l, a, t) -> h`, stacking the outputs a later layer (or the
 // caller, with return_sequences) needs.
 template <class Step>
 static var run_layers(const recurrent_base& self, const recurrent_options& opt, const var& x,
@@ -118,7 +118,7 @@ static var run_layers(const recurrent_base& self, const recurrent_options& opt, 
         var h;
         for (std::size_t t = 0; t < T; ++t) {
             scope at("t=" + std::to_string(t));
-            h = step(l, select(a, 1, t));
+            h = step(l, a, t);
             if (keep) hs.push_back(h);
             step_h.push_back(h);
         }
@@ -148,8 +148,8 @@ var rnn::operator()(const var& x, const std::vector<var>& h0) {
             h = self.initial(h0, l, seq.shape()[0], seq.dtype());
             return self.project_both_biases(seq, l);
         }
-        var operator()(std::size_t l, const var& a_t) {
-            var pre = self.recur_plus(h, a_t, l);  // h·W_hhᵀ + (x_t·W_ihᵀ + b_ih + b_hh)
+        var operator()(std::size_t l, const var& a, std::size_t t) {
+            var pre = self.recur_plus(h, a, t, l);  // h·W_hhᵀ + (x_t·W_ihᵀ + b_ih + b_hh)
             h = self.opt_.activation == "tanh" ? tanh(pre) : activation(self.opt_.activation, pre);
             return h;
         }
@@ -174,9 +174,9 @@ var lstm::operator()(const var& x, const std::vector<var>& h0, const std::vector
             c = self.initial(c0, l, seq.shape()[0], seq.dtype());
             return self.project_both_biases(seq, l);
         }
-        var operator()(std::size_t l, const var& a_t) {
+        var operator()(std::size_t l, const var& a, std::size_t t) {
             const std::size_t H = self.opt_.hidden_size;
-            var g = self.recur_plus(h, a_t, l);  // [batch, 4H]: i, f, g, o
+            var g = self.recur_plus(h, a, t, l);  // [batch, 4H]: i, f, g, o
             if (self.opt_.fused) {
                 c = lstm_state(g, c);  // c_t = f⊙c_{t-1} + i⊙g
                 h = lstm_output(g, c);  // h_t = o⊙tanh(c_t)
@@ -208,8 +208,9 @@ var gru::operator()(const var& x, const std::vector<var>& h0) {
             h = self.initial(h0, l, seq.shape()[0], seq.dtype());
             return self.project(seq, l);
         }
-        var operator()(std::size_t l, const var& a_t) {
+        var operator()(std::size_t l, const var& a, std::size_t t) {
             const std::size_t H = self.opt_.hidden_size;
+            var a_t = select(a, 1, t);   // [batch, 3H]: x_t's r, z, n
             var r_t = self.recur(h, l);  // [batch, 3H]: r, z, n
             if (self.opt_.fused) return h = gru_cell(a_t, r_t, h);
             var rz = sigmoid(slice(a_t, 1, 0, 2 * H) + slice(r_t, 1, 0, 2 * H));

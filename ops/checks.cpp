@@ -59,6 +59,8 @@ std::vector<op_check> make_checks() {
              [](in_t x) { return linear(x[0], x[1], x[2]); });
     add_case(op::linear, "[3, 4] W[5, 4] + addend[3, 5]", {{3, 4}, {5, 4}, {3, 5}}, {D::real, D::real, D::real},
              [](in_t x) { return linear(x[0], x[1], x[2]); });
+    add_case(op::linear_step, "[3, 4] W[5, 4] + A[3, 2, 5] step 1", {{3, 4}, {5, 4}, {3, 2, 5}},
+             {D::real, D::real, D::real}, [](in_t x) { return linear_step(x[0], x[1], x[2], 1); });
     add_case(op::linear, "[1, 4] W[2, 4] b[2]", {{1, 4}, {2, 4}, {2}}, {D::real, D::real, D::real},
              [](in_t x) { return linear(x[0], x[1], x[2]); });
     add_case(op::transpose, "[3, 4]", {{3, 4}}, {D::real}, [](in_t x) { return transpose(x[0]); });

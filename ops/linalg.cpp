@@ -180,7 +180,13 @@ void linear_backward(backward_ctx& c) {
                 blas::gemm(true, false, out, in, m, T(1), dy, out, x.data<T>(), in, assign ? T(0) : T(1), dw, in);
             }
         }
-        if (c.arity() == 3 && c.needs_grad(2)) {
+        if (c.arity() == 3 && c.needs_grad(2) && static_cast<op>(c.self.op) == op::linear_step) {
+            // dA[:, t] += dY: the sequence's gradient, step t's rows (zero-filled once for all steps)
+            const std::size_t ld = c.in(2).shape()[1] * out, first = static_cast<std::size_t>(c.attrs().start) * out;
+            T* __restrict da = c.grad_in(2).data<T>() + first;
+            for (std::size_t r = 0; r < m; ++r)
+                for (std::size_t j = 0; j < out; ++j) da[r * ld + j] += dy[r * out + j];
+        } else if (c.arity() == 3 && c.needs_grad(2)) {
             if (c.in(2).dim() >= 2) {  // a bias per row (an addend, e.g. x_t's projection): db = dY
                 bool assign = false;
                 T* __restrict db = c.grad_in_overwrite(2, assign).data<T>();
@@ -238,24 +244,42 @@ var matmul(const var& a, const var& b) {
 
 namespace {
 
-var linear_impl(std::initializer_list<var> args) {
-    auto r = begin(op::linear, args);
+constexpr std::size_t npos_step = ~std::size_t{0};  // linear_impl: not a sequence step
+
+// linear, and linear_step when `step` ≥ 0: the addend is then step `step` of a sequence [rows, T, out].
+var linear_impl(op id, std::initializer_list<var> args, std::size_t step = npos_step) {
+    auto r = begin(id, args);
+    const char* name = op_name(id);
     const tensor& x = r.in(0);
     const tensor& w = r.in(1);
     const shape_t& xs = x.shape();
     const shape_t& ws = w.shape();
     if (ws.size() != 2 || xs.empty() || xs.back() != ws[1])
-        throw_shape_error("linear", "input " + shape_str(xs) + " does not match weight " + shape_str(ws) +
-                                        " (expected input [..., in] and weight [out, in])");
+        throw_shape_error(name, "input " + shape_str(xs) + " does not match weight " + shape_str(ws) +
+                                    " (expected input [..., in] and weight [out, in])");
     const std::size_t out_f = ws[0], in_f = ws[1], m = x.size() / (in_f ? in_f : 1);
     const bool has_bias = r.arity() == 3;
     shape_t os = xs;
     os.back() = out_f;
-    const bool row_bias = has_bias && r.in(2).dim() >= 2 && same_shape(r.in(2).shape(), os);
-    if (has_bias && !row_bias && (r.in(2).dim() != 1 || r.in(2).shape()[0] != out_f))
-        throw_shape_error("linear", "bias " + shape_str(r.in(2).shape()) + " does not match weight " + shape_str(ws) +
-                                        " and input " + shape_str(xs) + " (expected bias [" + std::to_string(out_f) +
-                                        "] or " + shape_str(os) + ")");
+    const bool at_step = step != npos_step;
+    const bool row_bias = has_bias && (at_step || (r.in(2).dim() >= 2 && same_shape(r.in(2).shape(), os)));
+    if (at_step) {
+        const shape_t& as = r.in(2).shape();
+        if (xs.size() != 2 || as.size() != 3 || as[0] != xs[0] || as[2] != out_f)
+            throw_shape_error(name, "input " + shape_str(xs) + " and weight " + shape_str(ws) + " do not match sequence " +
+                                        shape_str(as) + " (expected input [batch, in], weight [out, in], sequence [batch, T, out])");
+        if (step >= as[1])
+            throw_argument_error(name, "step " + std::to_string(step) + " is out of range for a sequence of " +
+                                           std::to_string(as[1]) + " steps (shape " + shape_str(as) + ")");
+        r.attrs().axis = 1;
+        r.attrs().start = static_cast<std::int64_t>(step);
+    } else if (has_bias && !row_bias && (r.in(2).dim() != 1 || r.in(2).shape()[0] != out_f)) {
+        throw_shape_error(name, "bias " + shape_str(r.in(2).shape()) + " does not match weight " + shape_str(ws) +
+                                    " and input " + shape_str(xs) + " (expected bias [" + std::to_string(out_f) +
+                                    "] or " + shape_str(os) + ")");
+    }
+    // an addend's rows: ld floats apart from row to row, from `first` on (one sequence step, or all rows)
+    const std::size_t add_ld = at_step ? r.in(2).shape()[1] * out_f : out_f, add_first = at_step ? step * out_f : 0;
     tensor& out = r.out(os, x.dtype());
     with_dtype(x.dtype(), [&](auto t) {
         using T = decltype(t);
@@ -278,8 +302,11 @@ var linear_impl(std::initializer_list<var> args) {
             if (wn.kind == node_kind::parameter) ++wn.weight_uses;
             return;
         }
-        if (row_bias) {
+        if (row_bias && !at_step) {
             std::memcpy(yp, r.in(2).data<T>(), m * out_f * sizeof(T));
+        } else if (row_bias) {
+            const T* a = r.in(2).data<T>() + add_first;
+            for (std::size_t i = 0; i < m; ++i) std::memcpy(yp + i * out_f, a + i * add_ld, out_f * sizeof(T));
         } else if (has_bias) {
             const T* bp = r.in(2).data<T>();
             for (std::size_t i = 0; i < m; ++i) std::memcpy(yp + i * out_f, bp, out_f * sizeof(T));
@@ -308,8 +335,11 @@ var linear_impl(std::initializer_list<var> args) {
 }
 }  // namespace
 
-var linear(const var& x, const var& w) { return linear_impl({x, w}); }
-var linear(const var& x, const var& w, const var& b) { return linear_impl({x, w, b}); }
+var linear(const var& x, const var& w) { return linear_impl(op::linear, {x, w}); }
+var linear(const var& x, const var& w, const var& b) { return linear_impl(op::linear, {x, w, b}); }
+var linear_step(const var& x, const var& w, const var& seq, std::size_t t) {
+    return linear_impl(op::linear_step, {x, w, seq}, t);
+}
 
 var transpose(const var& x) {
     auto r = begin(op::transpose, {x});

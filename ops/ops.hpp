@@ -56,6 +56,9 @@ var linear(const var& x, const var& w);  // x·wᵀ, w: [out, in] (PyTorch layou
 // x·wᵀ + b, b: [out] (added to every row) or the result's shape [..., out] (an addend: a recurrent
 // step's h·W_hhᵀ + x_t's projection is one op, no separate add)
 var linear(const var& x, const var& w, const var& b);
+// x·wᵀ + seq[:, t, :] for x [batch, in] and seq [batch, T, out]: one recurrent step, its product plus
+// step t of the input sequence's projection, read in place (no select op, no copy of the step).
+var linear_step(const var& x, const var& w, const var& seq, std::size_t t);
 var transpose(const var& x);             // swaps the last two axes
 
 // ---- shape and indexing ------------------------------------------------------------------------

@@ -17,7 +17,7 @@ enum class op : std::uint16_t {
     // reductions
     sum, mean, max,
     // linear algebra (BLAS)
-    matmul, linear, transpose,
+    matmul, linear, linear_step, transpose,
     // shape and indexing
     reshape, slice, concat, stack, select, embedding,
     // activations
@@ -58,6 +58,7 @@ inline constexpr op_info op_table[] = {
     {op::max, "max", 1, 1, family::reduction, "y = max_axis x;  dx = dy at the first maximum, 0 elsewhere"},
     {op::matmul, "matmul", 2, 2, family::linalg, "Y = A B (A: [m,k] or [b,m,k], B: [k,n]);  dA = dY B^T, dB = A^T dY"},
     {op::linear, "linear", 2, 3, family::linalg, "Y = X W^T + b (b: [out], or Y's shape);  dX = dY W, dW = dY^T X, db = sum_rows dY (or dY)"},
+    {op::linear_step, "linear_step", 3, 3, family::linalg, "Y = X W^T + A[:, t] (A: [batch, T, out], a sequence's projection);  dX = dY W, dW = dY^T X, dA[:, t] += dY"},
     {op::transpose, "transpose", 1, 1, family::linalg, "Y = X^T (last two axes);  dX = dY^T"},
     {op::reshape, "reshape", 1, 1, family::shape, "y = x viewed as another shape;  dx = dy viewed back"},
     {op::slice, "slice", 1, 1, family::shape, "y = x[start:stop] along axis;  dx[start:stop] += dy"},

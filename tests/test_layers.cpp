@@ -326,8 +326,8 @@ TEST_CASE("recurrent layers record few ops per time step") {
     lg(input(randn({2, 4, 2}, 1, f64)));
     nn::gru gg(gates);
     gg(input(randn({2, 4, 2}, 1, f64)));
-    CHECK(per_step("rnn/t=2") == 3);        // select, linear (h·W_hhᵀ + a_t), tanh
-    CHECK(per_step("lstm/t=2") == 4 + 15);  // fused: select, linear, lstm_state, lstm_output; + gate by gate
+    CHECK(per_step("rnn/t=2") == 2);        // linear_step (h·W_hhᵀ + a[:, t]), tanh
+    CHECK(per_step("lstm/t=2") == 3 + 14);  // fused: linear_step, lstm_state, lstm_output; + gate by gate
     CHECK(per_step("gru/t=2") == 3 + 16);   // fused: select, linear, gru_cell; + gate by gate
     CHECK(per_step("lstm") == 2 * 2);  // per lstm: b_ih + b_hh, and the input projection of all steps
 }
