@@ -174,6 +174,18 @@ TEST_CASE("errors: shape mismatches name the op, both shapes and the time step")
         [&] { (void)linear(a, input(randn({2, 4}, 1)), input(randn({2, 2}, 1))); });
     CHECK(contains(bias_msg, "bias [2, 2]"));
     CHECK(contains(bias_msg, "expected bias [2] or [3, 2]"));
+    // linear_step: a sequence [batch, T, out] whose batch or width does not match, a step past its end
+    const auto step_msg = message_of<shape_error>([&] {
+        scope st("t=1");
+        (void)linear_step(a, input(randn({2, 4}, 1)), input(randn({3, 5, 7}, 1)), 1);
+    });
+    CHECK(contains(step_msg, "xgrad::linear_step"));
+    CHECK(contains(step_msg, "[3, 4]"));
+    CHECK(contains(step_msg, "[3, 5, 7]"));
+    CHECK(contains(step_msg, "t=1"));
+    CHECK(contains(message_of<argument_error>(
+                       [&] { (void)linear_step(a, input(randn({2, 4}, 1)), input(randn({3, 5, 2}, 1)), 5); }),
+                   "step 5 is out of range for a sequence of 5 steps"));
     CHECK(contains(message_of<shape_error>([&] { (void)mse(input(randn({4}, 1)), input(randn({4, 1}, 1))); }),
                    "[4, 1]"));
     CHECK(contains(message_of<shape_error>([&] { (void)reshape(a, {5, 5}); }), "[3, 4]"));
