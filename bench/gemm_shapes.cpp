@@ -92,5 +92,37 @@ int main(int argc, char** argv) {
         std::printf("%-6s %5zu %5zu %5zu %12.2f %12.2f %12.2f %8.1f %8.1f %8.1f %9.2f\n", s.what, s.m, s.n, s.k, ob, own,
                     pk, flop / ob / 1e3, flop / own / 1e3, flop / pk / 1e3, pack);
     }
+    // The summed weight gradient of 10 time steps as linear's backward runs it: C[out, in] = Σ dYᵀ·X over
+    // 320 rows. OpenBLAS on rows copied side by side (beta = 1; beta = 0 after zero_grad, which OpenBLAS
+    // implements as a zero-fill of C first), against xgrad's kernel reading the rows where they are.
+    std::printf("\nsummed dW, k = 320 rows: %-10s %12s %12s %12s %12s\n", "m × n", "openblas b=1", "openblas b=0",
+                "rows b=1", "rows b=0");
+    for (std::size_t h : {256, 1024}) {
+        const std::size_t m = 4 * h, n = h, k = 320;
+        std::vector<float> a(k * m), b(k * n), c(m * n, 0.0f);
+        for (std::size_t i = 0; i < a.size(); ++i) a[i] = float(i % 7) * 0.1f - 0.3f;
+        for (std::size_t i = 0; i < b.size(); ++i) b[i] = float(i % 5) * 0.1f - 0.2f;
+        std::vector<const float*> ar(k), br(k);
+        for (std::size_t p = 0; p < k; ++p) {
+            ar[p] = a.data() + p * m;
+            br[p] = b.data() + p * n;
+        }
+        auto blas = [&](float beta) {
+            xgrad::blas::set_own_gemm(false);
+            const double t = time_us([&] { xgrad::blas::gemm(true, false, m, n, k, 1.0f, a.data(), m, b.data(), n, beta, c.data(), n); },
+                                     repeats);
+            xgrad::blas::set_own_gemm(true);
+            return t;
+        };
+        auto rows = [&](float beta) {
+            return time_us([&] { xgrad::blas::gemm_tn_rows(m, n, k, 1.0f, ar.data(), br.data(), beta, c.data(), n); },
+                           repeats);
+        };
+        const double flop = 2.0 * double(m) * double(n) * double(k);
+        const double t[4] = {blas(1.0f), blas(0.0f), rows(1.0f), rows(0.0f)};
+        std::printf("%35zu × %-5zu", m, n);
+        for (double x : t) std::printf(" %6.0f us %3.0f GF", x, flop / x / 1e3);
+        std::printf("\n");
+    }
     return 0;
 }
