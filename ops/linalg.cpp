@@ -246,7 +246,7 @@ namespace {
 
 constexpr std::size_t npos_step = ~std::size_t{0};  // linear_impl: not a sequence step
 
-// linear, and linear_step when `step` ≥ 0: the addend is then step `step` of a sequence [rows, T, out].
+// linear, and linear_step when `step` is given: the addend is then step `step` of a sequence [rows, T, out].
 var linear_impl(op id, std::initializer_list<var> args, std::size_t step = npos_step) {
     auto r = begin(id, args);
     const char* name = op_name(id);

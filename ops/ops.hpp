@@ -57,7 +57,7 @@ var linear(const var& x, const var& w);  // x·wᵀ, w: [out, in] (PyTorch layou
 // step's h·W_hhᵀ + x_t's projection is one op, no separate add)
 var linear(const var& x, const var& w, const var& b);
 // x·wᵀ + seq[:, t, :] for x [batch, in] and seq [batch, T, out]: one recurrent step, its product plus
-// step t of the input sequence's projection, read in place (no select op, no copy of the step).
+// step t of the input sequence's projection, read in place (no select op, no separate copy of the step).
 var linear_step(const var& x, const var& w, const var& seq, std::size_t t);
 var transpose(const var& x);             // swaps the last two axes
 
