@@ -136,10 +136,14 @@ double gemm_gflops(xgrad::dtype d, std::size_t n, int threads) {
     return best;
 }
 
-// FLOPs of the GEMMs of one training step (forward, dX and dW: 3 products per linear).
+// FLOPs of the matrix products one training step executes: forward, dX and dW of the recurrent
+// product of steps 1 .. T−1 (step 0 multiplies the zero initial state, and xgrad skips that product
+// and its gradients: counting it, as session 3 did, overstated the rate by T/(T−1)), the one-feature
+// input projection's forward and dW over all steps, and the head's three.
 double step_gemm_flops(const config& c) {
     const double g = double(gate_count(c.cell) * c.hidden), b = double(c.batch), h = double(c.hidden);
-    return double(c.steps) * 3 * 2 * b * g * (h + 1) + 3 * 2 * b * h;
+    const double t = double(c.steps);
+    return (t - 1) * 3 * 2 * b * g * h + 2 * 2 * b * g * t + 3 * 2 * b * h;
 }
 
 struct result {
