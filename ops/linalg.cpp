@@ -152,6 +152,7 @@ void matmul_backward(backward_ctx& c) {
 
 // Y = X·Wᵀ (+ b)   (X: [..., in] read as [M, in]; W: [out, in]; b: [out], or Y's shape: an addend)
 // dX = dY·W   dW = dYᵀ·X   db = Σ_rows dY (db = dY for an addend)
+// linear_step: Y = X·Wᵀ + A[:, t] (X: [batch, in]; A: [batch, T, out])   dX, dW as above, dA[:, t] += dY
 void linear_backward(backward_ctx& c) {
     const tensor& x = c.in(0);
     const tensor& w = c.in(1);
