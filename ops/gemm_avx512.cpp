@@ -15,20 +15,10 @@ inline std::size_t min(std::size_t a, std::size_t b) { return a < b ? a : b; }
 
 // C[R, 32] (masked to the panel's real columns) = alpha·Ap·Bp + beta·C over kc depth steps: 2·R
 // accumulators, two panel loads and R broadcasts per step.
-// op(A)'s R values at each depth step, `step` floats apart (packed, or rows of a transposed A).
-struct strided_a {
-    const float* p;
-    std::size_t step;
-    const float* next() {
-        const float* r = p;
-        p += step;
-        return r;
-    }
-};
-
-template <int R, class A>
-__attribute__((always_inline)) inline void tile(std::size_t kc, A a, const float* __restrict bp, float* c,
-                                                std::size_t ldc, __mmask16 lo, __mmask16 hi, float alpha, float beta) {
+template <int R>
+__attribute__((always_inline)) inline void tile(std::size_t kc, const float* __restrict ap, std::size_t as,
+                                                const float* __restrict bp, float* c, std::size_t ldc, __mmask16 lo,
+                                                __mmask16 hi, float alpha, float beta) {
     __m512 s0[R], s1[R];
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) s0[r] = s1[r] = _mm512_setzero_ps();
@@ -36,13 +26,13 @@ __attribute__((always_inline)) inline void tile(std::size_t kc, A a, const float
         _mm_prefetch(reinterpret_cast<const char*>(bp + 16 * panel), _MM_HINT_T0);  // 16 steps ahead
         _mm_prefetch(reinterpret_cast<const char*>(bp + 16 * panel + 16), _MM_HINT_T0);
         const __m512 b0 = _mm512_loadu_ps(bp), b1 = _mm512_loadu_ps(bp + 16);
-        const float* __restrict ap = a.next();
 #pragma GCC unroll 16
         for (int r = 0; r < R; ++r) {
             const __m512 x = _mm512_set1_ps(ap[r]);
             s0[r] = _mm512_fmadd_ps(x, b0, s0[r]);
             s1[r] = _mm512_fmadd_ps(x, b1, s1[r]);
         }
+        ap += as;
         bp += panel;
     }
     const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
@@ -69,7 +59,7 @@ using tile_fn = void (*)(std::size_t, const float*, std::size_t, const float*, f
 template <int R>
 void tile_call(std::size_t kc, const float* ap, std::size_t as, const float* bp, float* c, std::size_t ldc,
                __mmask16 lo, __mmask16 hi, float alpha, float beta) {
-    tile<R>(kc, strided_a{ap, as}, bp, c, ldc, lo, hi, alpha, beta);
+    tile<R>(kc, ap, as, bp, c, ldc, lo, hi, alpha, beta);
 }
 
 constexpr tile_fn tiles[block_rows + 1] = {nullptr,        tile_call<1>,  tile_call<2>, tile_call<3>, tile_call<4>,
