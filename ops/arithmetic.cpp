@@ -1,16 +1,7 @@
 // Arithmetic ops. Binary ops broadcast like NumPy: for_each_broadcast walks the output with the
 // matching input positions, forward with `=`, backward with `+=` (which sums a broadcast input's
 // gradient over the axes it was stretched along).
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-// GCC 12 warns "__Y (may be) used uninitialized" inside its own avx512fintrin.h when xsimd's AVX-512
-// code is inlined here (the masked intrinsics start from _mm512_undefined_ps). Including the
-// intrinsics first, under this pragma, silences those lines of that header only, nothing of this file.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#include <immintrin.h>
-#pragma GCC diagnostic pop
-#endif
+#include "intrinsics.hpp"  // first: see there
 #include <algorithm>
 
 #include "kernels.hpp"

@@ -2,14 +2,7 @@
 // standard-library templates in this file (see the header).
 #include "gemm_avx512.hpp"
 
-// GCC 12 warns "__Y (may be) used uninitialized" inside its own avx512fintrin.h (the masked
-// intrinsics start from _mm512_undefined_ps); nothing here reads an undefined lane. The pragma covers
-// the lines of that header, not this file.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#include <immintrin.h>
-#pragma GCC diagnostic pop
+#include "intrinsics.hpp"  // <immintrin.h> without GCC 12's false warnings from it
 
 namespace xgrad::blas::avx512 {
 
