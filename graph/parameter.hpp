@@ -31,6 +31,19 @@ struct param_state {
     // Bumped by every mutable access to the value (parameter::value()), so caches derived from the
     // value (linear()'s transposed weight) know when it may have changed.
     std::uint64_t version = 0;
+    // Copies of the value in the layouts linear()'s products read fastest (ops/linalg.cpp): the weight
+    // transposed, or packed for xgrad's own GEMM, one for the forward product (fwd_copy) and one for
+    // dX in backward (bwd_copy). A copy is valid while its version equals the parameter's and its form
+    // is the one asked for, and only in the tape generation that made it: the first use in a new
+    // generation drops it, unless an optimizer step re-packed it since (the built-in optimizers re-pack
+    // each strip of rows they have just written, while it is in cache; copies_refreshed says so).
+    struct weight_copy {
+        std::uint64_t version = ~std::uint64_t{0};
+        int form = 0;
+        tensor data;
+    };
+    weight_copy fwd_copy, bwd_copy;
+    bool copies_refreshed = false;
     // The leaf node of this parameter on the tape that used it last.
     std::uint64_t tape_id = 0;
     std::uint32_t tape_gen = 0;

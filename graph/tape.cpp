@@ -152,7 +152,11 @@ var tape::use(const std::shared_ptr<param_state>& p) {
     n.param = p;
     n.name = p->name;
     n.weight_uses = 0;
-    n.fwd_copy.version = n.bwd_copy.version = ~std::uint64_t{0};  // no copies yet (their buffers are kept)
+    // A new generation makes its own copies of the weight (a value changed through a reference kept
+    // from parameter::value() would go unnoticed by the version), unless an optimizer step re-packed
+    // them since the last use (param_state::copies_refreshed).
+    if (!p->copies_refreshed) p->fwd_copy.version = p->bwd_copy.version = ~std::uint64_t{0};
+    p->copies_refreshed = false;
     n.requires_grad = p->requires_grad && g_grad_enabled;
     p->tape_id = id_;
     p->tape_gen = gen_;

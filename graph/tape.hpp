@@ -62,18 +62,9 @@ struct node {
     node_attrs attrs;
     backward_fn backward = nullptr;
     std::shared_ptr<param_state> param;  // kind == parameter
-    // Parameter leaves only: how many ops read this leaf as a linear() weight in this generation, and
-    // copies of the weight in the layouts linear()'s products read fastest (the weight transposed, or
-    // packed for xgrad's own GEMM), made from the second use on for the forward product (fwd_copy) and
-    // for dX in backward (bwd_copy). A copy is valid while its version equals the parameter's and its
-    // form is the one asked for. See ops/linalg.cpp.
-    struct weight_copy {
-        std::uint64_t version = ~std::uint64_t{0};
-        int form = 0;
-        tensor data;
-    };
+    // Parameter leaves only: how many ops read this leaf as a linear() weight in this generation (from
+    // the second use on, linear() multiplies by a copy of the weight kept in its param_state).
     std::uint32_t weight_uses = 0;
-    weight_copy fwd_copy, bwd_copy;
     // Parameter leaves only: the rows of dY and X of linear()'s weight-gradient products held back in
     // this backward sweep (pointers into the tape's own buffers, which stay as they are until the
     // sweep ends), summed as one product when the sweep ends (see ops/linalg.cpp).

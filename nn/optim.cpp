@@ -4,6 +4,8 @@
 #include <cmath>
 #include <map>
 
+#include "../ops/weight_copies.hpp"
+
 namespace xgrad::nn {
 
 namespace {
@@ -96,6 +98,24 @@ void optimizer::step() {
         ++state_[i].count;
     }
     ++steps_;
+}
+
+void optimizer::strips(parameter& p, void (*body)(void*, std::size_t, std::size_t), void* ctx) {
+    param_state& s = *p.state_ptr();
+    detail::copy_refresh refresh(s);  // before the version moves on
+    (void)p.value();                  // the update changes the value: its version moves on
+    const std::size_t rows = refresh.strip_rows(), n = s.value.size();
+    if (rows == 0) {
+        body(ctx, 0, n);
+        return;
+    }
+    const std::size_t out = s.value.shape()[0], cols = s.value.shape()[1];
+    for (std::size_t r0 = 0; r0 < out; r0 += rows) {
+        const std::size_t r1 = std::min(out, r0 + rows);
+        body(ctx, r0 * cols, r1 * cols);
+        refresh.rows(r0, r1);
+    }
+    refresh.done(s.version);
 }
 
 void optimizer::zero_grad() {

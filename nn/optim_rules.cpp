@@ -19,13 +19,15 @@ std::string num(double v) {
     return s.str();
 }
 
-// Calls f(T* w, const T* g, T* b0, T* b1, ...) with the typed raw pointers of a parameter.
+// Calls f(T* w, const T* g, buf) with the typed raw pointers of a parameter. The value is read
+// through the state: the loop runs in optimizer::for_each_strip, which accounts for the change.
 template <class F>
 void with_raw(parameter& p, std::vector<tensor>& buf, F&& f) {
+    tensor& value = p.state_ptr()->value;
     if (p.dtype() == dtype::float32) {
-        f(p.value().data<float>(), p.grad().data<float>(), buf);
+        f(value.data<float>(), p.grad().data<float>(), buf);
     } else {
-        f(p.value().data<double>(), p.grad().data<double>(), buf);
+        f(value.data<double>(), p.grad().data<double>(), buf);
     }
 }
 
@@ -54,22 +56,25 @@ sgd::sgd(const module& m, const sgd_options& o) : optimizer("sgd", m, o.lr, sgd_
 sgd::sgd(const std::vector<parameter>& ps, const sgd_options& o) : optimizer("sgd", ps, o.lr, sgd_slots(o)), o_(o) {}
 
 void sgd::update(parameter& p, param_slots& s) {
-    const std::size_t n = p.size();
     const bool first = s.count == 0;
     auto run = [&](auto* w, const auto* g, std::vector<tensor>& buf) {
         using T = std::remove_pointer_t<decltype(w)>;
         const T rate = static_cast<T>(lr()), wd = static_cast<T>(o_.weight_decay), mu = static_cast<T>(o_.momentum),
                 damp = static_cast<T>(1 - o_.dampening);
         if (o_.momentum == 0) {
-            for (std::size_t i = 0; i < n; ++i) w[i] -= rate * (g[i] + wd * w[i]);
+            for_each_strip(p, [&](std::size_t i0, std::size_t i1) {
+                for (std::size_t i = i0; i < i1; ++i) w[i] -= rate * (g[i] + wd * w[i]);
+            });
             return;
         }
         T* b = slot<T>(buf, 0);
-        for (std::size_t i = 0; i < n; ++i) {
-            const T gi = g[i] + wd * w[i];
-            b[i] = first ? gi : mu * b[i] + damp * gi;
-            w[i] -= rate * (o_.nesterov ? gi + mu * b[i] : b[i]);
-        }
+        for_each_strip(p, [&](std::size_t i0, std::size_t i1) {
+            for (std::size_t i = i0; i < i1; ++i) {
+                const T gi = g[i] + wd * w[i];
+                b[i] = first ? gi : mu * b[i] + damp * gi;
+                w[i] -= rate * (o_.nesterov ? gi + mu * b[i] : b[i]);
+            }
+        });
     };
     with_raw(p, s.buf, run);
 }
@@ -104,29 +109,45 @@ adam::adam(std::string name, const std::vector<parameter>& ps, const adam_option
 adamw::adamw(const module& m, const adamw_options& o) : adam("adamw", m, as_adam(o), true) {}
 adamw::adamw(const std::vector<parameter>& ps, const adamw_options& o) : adam("adamw", ps, as_adam(o), true) {}
 
+namespace {
+template <class T>
+struct adam_coeffs {
+    T b1, b2, eps, l2, shrink, step, inv_sqrt_bc2;
+};
+// Elements [0, n) of one strip. The pointers are parameters marked __restrict (distinct buffers), so
+// GCC vectorises the loop; pointers captured by a lambda lose that and leave it scalar (3× slower).
+template <class T>
+void adam_strip(std::size_t n, T* __restrict w, const T* __restrict g, T* __restrict m, T* __restrict v,
+                const adam_coeffs<T>& c) {
+    const T b1 = c.b1, b2 = c.b2, eps = c.eps, l2 = c.l2, shrink = c.shrink, step = c.step, ibc2 = c.inv_sqrt_bc2;
+    for (std::size_t i = 0; i < n; ++i) {
+        const T wi = w[i] * shrink;
+        const T gi = g[i] + l2 * w[i];
+        m[i] = b1 * m[i] + (1 - b1) * gi;
+        v[i] = b2 * v[i] + (1 - b2) * gi * gi;
+        w[i] = wi - step * m[i] / (std::sqrt(v[i]) * ibc2 + eps);
+    }
+}
+}  // namespace
+
 void adam::update(parameter& p, param_slots& s) {
-    const std::size_t n = p.size();
     const double t = static_cast<double>(s.count + 1);
     const double bc1 = 1 - std::pow(o_.beta1, t), bc2 = 1 - std::pow(o_.beta2, t);
     auto run = [&](auto* w, const auto* g, std::vector<tensor>& buf) {
         using T = std::remove_pointer_t<decltype(w)>;
-        T* __restrict m = slot<T>(buf, 0);
-        T* __restrict v = slot<T>(buf, 1);
-        T* __restrict wr = w;  // distinct buffers: lets the compiler vectorise the loop
-        const T* __restrict gr = g;
-        const T b1 = static_cast<T>(o_.beta1), b2 = static_cast<T>(o_.beta2), eps = static_cast<T>(o_.eps);
-        const T l2 = static_cast<T>(decoupled_ ? 0 : o_.weight_decay);
-        const T shrink = static_cast<T>(1 - (decoupled_ ? lr() * o_.weight_decay : 0));
+        T* m = slot<T>(buf, 0);
+        T* v = slot<T>(buf, 1);
         // PyTorch: step lr/bc1, denominator √v/√bc2 + ε.  Keras: step lr·√bc2/bc1, denominator √v + ε.
-        const T step = static_cast<T>(o_.keras_epsilon ? lr() * std::sqrt(bc2) / bc1 : lr() / bc1);
-        const T inv_sqrt_bc2 = static_cast<T>(o_.keras_epsilon ? 1.0 : 1 / std::sqrt(bc2));
-        for (std::size_t i = 0; i < n; ++i) {
-            const T wi = wr[i] * shrink;
-            const T gi = gr[i] + l2 * wr[i];
-            m[i] = b1 * m[i] + (1 - b1) * gi;
-            v[i] = b2 * v[i] + (1 - b2) * gi * gi;
-            wr[i] = wi - step * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + eps);
-        }
+        const adam_coeffs<T> c{
+            .b1 = static_cast<T>(o_.beta1),
+            .b2 = static_cast<T>(o_.beta2),
+            .eps = static_cast<T>(o_.eps),
+            .l2 = static_cast<T>(decoupled_ ? 0 : o_.weight_decay),
+            .shrink = static_cast<T>(1 - (decoupled_ ? lr() * o_.weight_decay : 0)),
+            .step = static_cast<T>(o_.keras_epsilon ? lr() * std::sqrt(bc2) / bc1 : lr() / bc1),
+            .inv_sqrt_bc2 = static_cast<T>(o_.keras_epsilon ? 1.0 : 1 / std::sqrt(bc2)),
+        };
+        for_each_strip(p, [&](std::size_t i0, std::size_t i1) { adam_strip(i1 - i0, w + i0, g + i0, m + i0, v + i0, c); });
     };
     with_raw(p, s.buf, run);
 }
@@ -152,7 +173,6 @@ rmsprop::rmsprop(const std::vector<parameter>& ps, const rmsprop_options& o)
     : optimizer("rmsprop", ps, o.lr, rmsprop_slots(o)), o_(o) {}
 
 void rmsprop::update(parameter& p, param_slots& s) {
-    const std::size_t n = p.size();
     auto run = [&](auto* w, const auto* g, std::vector<tensor>& buf) {
         using T = std::remove_pointer_t<decltype(w)>;
         T* sq = slot<T>(buf, 0);
@@ -161,22 +181,24 @@ void rmsprop::update(parameter& p, param_slots& s) {
         const T a = static_cast<T>(o_.alpha), eps = static_cast<T>(o_.eps), rate = static_cast<T>(lr()),
                 wd = static_cast<T>(o_.weight_decay), mu = static_cast<T>(o_.momentum);
         const bool keras = o_.keras_epsilon;
-        for (std::size_t i = 0; i < n; ++i) {
-            const T gi = g[i] + wd * w[i];
-            sq[i] = a * sq[i] + (1 - a) * gi * gi;
-            T var = sq[i];
-            if (avg) {
-                avg[i] = a * avg[i] + (1 - a) * gi;
-                var -= avg[i] * avg[i];
+        for_each_strip(p, [&](std::size_t i0, std::size_t i1) {
+            for (std::size_t i = i0; i < i1; ++i) {
+                const T gi = g[i] + wd * w[i];
+                sq[i] = a * sq[i] + (1 - a) * gi * gi;
+                T var = sq[i];
+                if (avg) {
+                    avg[i] = a * avg[i] + (1 - a) * gi;
+                    var -= avg[i] * avg[i];
+                }
+                const T d = keras ? std::sqrt(var + eps) : std::sqrt(var) + eps;
+                if (mom) {
+                    mom[i] = mu * mom[i] + gi / d;
+                    w[i] -= rate * mom[i];
+                } else {
+                    w[i] -= rate * gi / d;
+                }
             }
-            const T d = keras ? std::sqrt(var + eps) : std::sqrt(var) + eps;
-            if (mom) {
-                mom[i] = mu * mom[i] + gi / d;
-                w[i] -= rate * mom[i];
-            } else {
-                w[i] -= rate * gi / d;
-            }
-        }
+        });
     };
     with_raw(p, s.buf, run);
 }

@@ -4,6 +4,8 @@
 
 #include "intrinsics.hpp"  // <immintrin.h> without GCC 12's false warnings from it
 
+#include <cstdint>
+
 namespace xgrad::blas::avx512 {
 
 namespace {
@@ -66,8 +68,10 @@ static_assert(block_rows == 12, "the tile table lists one kernel per row count")
 
 // dst[p·ldd + i] = src[i·lds + p] for i < rows ≤ 16 and p < 16: unpack pairs of rows, then 4 × 4
 // blocks, then 128-bit lanes; each of the 16 rows of the result is stored masked to its first
-// `rows` floats.
-void transpose16(const float* src, std::size_t lds, std::size_t rows, float* dst, std::size_t ldd) {
+// `rows` floats. With `stream` (rows = 16, dst and ldd 64-byte aligned) the rows are stored past the
+// caches (non-temporal stores: no read of the destination lines first).
+void transpose16(const float* src, std::size_t lds, std::size_t rows, float* dst, std::size_t ldd,
+                 bool stream = false) {
     __m512 r[16], t[16];
 #pragma GCC unroll 16
     for (int i = 0; i < 16; ++i)
@@ -86,15 +90,22 @@ void transpose16(const float* src, std::size_t lds, std::size_t rows, float* dst
         r[g + 3] = _mm512_shuffle_ps(t[g + 1], t[g + 3], 0xEE);
     }
     const __mmask16 m = rows >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << rows) - 1u);
+    auto put = [&](std::size_t row, __m512 v) {
+        if (stream)
+            _mm512_stream_ps(dst + row * ldd, v);
+        else
+            _mm512_mask_storeu_ps(dst + row * ldd, m, v);
+    };
 #pragma GCC unroll 16
     for (int q = 0; q < 4; ++q) {  // gather lane L of the four row groups: column 4L + q
         const __m512 v0 = _mm512_shuffle_f32x4(r[q], r[4 + q], 0x44), v1 = _mm512_shuffle_f32x4(r[q], r[4 + q], 0xEE);
         const __m512 v2 = _mm512_shuffle_f32x4(r[8 + q], r[12 + q], 0x44),
                      v3 = _mm512_shuffle_f32x4(r[8 + q], r[12 + q], 0xEE);
-        _mm512_mask_storeu_ps(dst + static_cast<std::size_t>(q) * ldd, m, _mm512_shuffle_f32x4(v0, v2, 0x88));
-        _mm512_mask_storeu_ps(dst + static_cast<std::size_t>(4 + q) * ldd, m, _mm512_shuffle_f32x4(v0, v2, 0xDD));
-        _mm512_mask_storeu_ps(dst + static_cast<std::size_t>(8 + q) * ldd, m, _mm512_shuffle_f32x4(v1, v3, 0x88));
-        _mm512_mask_storeu_ps(dst + static_cast<std::size_t>(12 + q) * ldd, m, _mm512_shuffle_f32x4(v1, v3, 0xDD));
+        const std::size_t row = static_cast<std::size_t>(q);
+        put(row, _mm512_shuffle_f32x4(v0, v2, 0x88));
+        put(row + 4, _mm512_shuffle_f32x4(v0, v2, 0xDD));
+        put(row + 8, _mm512_shuffle_f32x4(v1, v3, 0x88));
+        put(row + 12, _mm512_shuffle_f32x4(v1, v3, 0xDD));
     }
 }
 
@@ -124,10 +135,22 @@ __mmask16 mask(std::size_t cols) { return cols >= 16 ? __mmask16(0xFFFF) : __mma
 // Layout: depth blocks in order; within one, the panels in order, each [kc][32]. A sweep over the
 // panels of one depth block (gemm's inner loops) thus reads memory in order.
 void pack_b(bool trans_b, std::size_t k, std::size_t n, const float* b, std::size_t ldb, float* bp) {
+    pack_b_rows(trans_b, k, n, b, ldb, bp, 0, trans_b ? n : k, false);
+}
+
+// The rows [r0, r1) of b are op(B)'s columns (trans_b: whole panels) or its depth steps, so they land
+// in one panel per depth block, or in a [r1 − r0][32] run of every panel of one or two depth blocks.
+void pack_b_rows(bool trans_b, std::size_t k, std::size_t n, const float* b, std::size_t ldb, float* bp,
+                 std::size_t r0, std::size_t r1, bool stream) {
     const std::size_t panels = (n + panel - 1) / panel;
+    stream = stream && reinterpret_cast<std::uintptr_t>(bp) % 64 == 0;  // panel rows are then 64-byte aligned
     for (std::size_t k0 = 0; k0 < k; k0 += depth) {
         const std::size_t kc = min(depth, k - k0);
-        for (std::size_t j0 = 0; j0 < n; j0 += panel) {
+        const std::size_t p_lo = trans_b ? 0 : (r0 > k0 ? r0 - k0 : 0);  // depth steps of this block to pack
+        const std::size_t p_hi = trans_b ? kc : (r1 < k0 + kc ? (r1 > k0 ? r1 - k0 : 0) : kc);
+        if (p_lo >= p_hi) continue;
+        const std::size_t j_lo = trans_b ? r0 : 0, j_hi = trans_b ? min(r1, n) : n;
+        for (std::size_t j0 = j_lo; j0 < j_hi; j0 += panel) {
             const std::size_t cols = min(panel, n - j0);
             float* __restrict dst = bp + k0 * panels * panel + j0 * kc;
             if (trans_b && cols == panel) {
@@ -136,7 +159,7 @@ void pack_b(bool trans_b, std::size_t k, std::size_t n, const float* b, std::siz
                 std::size_t p0 = 0;
                 for (; p0 + 16 <= kc; p0 += 16)
                     for (std::size_t h = 0; h < panel; h += 16)
-                        transpose16(b + (j0 + h) * ldb + k0 + p0, ldb, 16, dst + p0 * panel + h, panel);
+                        transpose16(b + (j0 + h) * ldb + k0 + p0, ldb, 16, dst + p0 * panel + h, panel, stream);
                 for (std::size_t j = 0; j < cols; ++j)
                     for (std::size_t p = p0; p < kc; ++p) dst[p * panel + j] = b[(j0 + j) * ldb + k0 + p];
             } else if (trans_b) {  // a partial panel: one float a time
@@ -144,16 +167,23 @@ void pack_b(bool trans_b, std::size_t k, std::size_t n, const float* b, std::siz
                     const float* __restrict src = b + (j0 + j) * ldb + k0;
                     for (std::size_t p = 0; p < kc; ++p) dst[p * panel + j] = src[p];
                 }
+            } else if (stream && cols == panel) {
+                for (std::size_t p = p_lo; p < p_hi; ++p) {
+                    const float* src = b + (k0 + p) * ldb + j0;
+                    _mm512_stream_ps(dst + p * panel, _mm512_loadu_ps(src));
+                    _mm512_stream_ps(dst + p * panel + 16, _mm512_loadu_ps(src + 16));
+                }
             } else {
-                for (std::size_t p = 0; p < kc; ++p) {
+                for (std::size_t p = p_lo; p < p_hi; ++p) {
                     const float* __restrict src = b + (k0 + p) * ldb + j0;
                     for (std::size_t j = 0; j < cols; ++j) dst[p * panel + j] = src[j];
                 }
             }
-            for (std::size_t p = 0; p < kc; ++p)
+            for (std::size_t p = p_lo; p < p_hi; ++p)
                 for (std::size_t j = cols; j < panel; ++j) dst[p * panel + j] = 0.0f;
         }
     }
+    if (stream) _mm_sfence();  // the streamed stores ordered before whatever reads the copy next
 }
 
 // Per depth block, one of two loop orders:

@@ -27,6 +27,11 @@ inline std::size_t work_size(std::size_t m) { return m * depth; }
 
 // bp = op(B) [k, n] packed; op(B) = B [k, n] (trans_b false) or Bᵀ with B stored [n, k].
 void pack_b(bool trans_b, std::size_t k, std::size_t n, const float* b, std::size_t ldb, float* bp);
+// Only the part of bp that comes from b's rows [r0, r1) (after those rows changed): op(B)'s columns
+// r0 .. r1 − 1 when trans_b (r0 a multiple of panel), its depth steps when not. `stream`: write bp with
+// non-temporal stores, past the caches (for a copy refreshed long before it is read again).
+void pack_b_rows(bool trans_b, std::size_t k, std::size_t n, const float* b, std::size_t ldb, float* bp,
+                 std::size_t r0, std::size_t r1, bool stream);
 
 // C[m, n] = alpha·op(A)·op(B) + beta·C with op(B) given packed by pack_b; op(A) = A [m, k] or Aᵀ with
 // A stored [k, m]. beta = 0 never reads C. `work` holds work_size(m) floats.

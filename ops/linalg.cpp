@@ -10,6 +10,7 @@
 #include "blas.hpp"
 #include "kernels.hpp"
 #include "ops.hpp"
+#include "weight_copies.hpp"
 
 namespace xgrad {
 
@@ -30,7 +31,7 @@ void transpose_into(const T* __restrict src, T* __restrict dst, std::size_t rows
         }
 }
 
-// Copies of a recurrent weight, kept on its parameter's leaf node (node::fwd_copy, bwd_copy).
+// Copies of a recurrent weight, kept in its param_state (fwd_copy, bwd_copy).
 // X·Wᵀ with W [out, in] row-major is the "NT" product, and OpenBLAS's small-matrix NT path is about
 // twice as slow as its NN path at recurrent sizes (32×50·50×50: 2.8 vs 1.3 µs; 32×50·50×200: 8.6 vs
 // 4.4 µs, SkylakeX kernels; docs/performance.md). A parameter that linear() multiplies more than once
@@ -54,7 +55,7 @@ bool packs(std::size_t out_f, std::size_t in_f) {
 }
 
 template <class T>
-const T* weight_copy(node::weight_copy& wc, const node& wn, weight_form form, const tensor& w) {
+const T* weight_copy(param_state::weight_copy& wc, const node& wn, weight_form form, const tensor& w) {
     const std::size_t out_f = w.shape()[0], in_f = w.shape()[1];
     if (wc.version == wn.param->version && wc.form == form && wc.data.defined() && wc.data.dtype() == w.dtype())
         return wc.data.data<T>();
@@ -70,6 +71,43 @@ const T* weight_copy(node::weight_copy& wc, const node& wn, weight_form form, co
     wc.form = form;
     return wc.data.data<T>();
 }
+
+}  // namespace
+
+// ---- copies kept current by the optimizer (ops/weight_copies.hpp) ---------------------------------
+
+namespace detail {
+
+copy_refresh::copy_refresh(param_state& p) : p_(p) {
+    static const bool on = !std::getenv("XGRAD_NO_COPY_REFRESH") || std::string(std::getenv("XGRAD_NO_COPY_REFRESH")) != "1";
+    const tensor& w = p.value;
+    if (!on || !w.defined() || w.dtype() != dtype::float32 || w.dim() != 2 || !blas::own_gemm()) return;
+    auto current = [&](const param_state::weight_copy& c, weight_form f) {
+        return c.version == p.version && c.form == f && c.data.defined() && c.data.dtype() == w.dtype();
+    };
+    fwd_ = current(p.fwd_copy, packed_wt);
+    bwd_ = current(p.bwd_copy, packed_w);
+    // whole panels of 32 rows (the forward copy's panels are 32 of W's rows), about 128 KB of each array
+    const std::size_t in_f = w.shape()[1];
+    if (fwd_ || bwd_) strip_ = std::max<std::size_t>(32, (std::size_t(1) << 15) / std::max<std::size_t>(in_f, 1) / 32 * 32);
+}
+
+void copy_refresh::rows(std::size_t r0, std::size_t r1) {
+    const std::size_t out_f = p_.value.shape()[0], in_f = p_.value.shape()[1];
+    const float* w = p_.value.data<float>();
+    if (fwd_) blas::pack_rows(true, in_f, out_f, w, in_f, p_.fwd_copy.data.data<float>(), r0, r1);
+    if (bwd_) blas::pack_rows(false, out_f, in_f, w, in_f, p_.bwd_copy.data.data<float>(), r0, r1);
+}
+
+void copy_refresh::done(std::uint64_t version) {
+    if (fwd_) p_.fwd_copy.version = version;
+    if (bwd_) p_.bwd_copy.version = version;
+    p_.copies_refreshed = fwd_ || bwd_;
+}
+
+}  // namespace detail
+
+namespace {
 
 // A recurrent weight's gradient is a sum over the time steps, dW = Σₜ dYₜᵀ·Xₜ. Step by step, every
 // product reads and writes the whole [out, in] gradient for a depth of one batch (k = 32): at LSTM
@@ -165,7 +203,7 @@ void linear_backward(backward_ctx& c) {
             T* dx = c.grad_in_overwrite(0, assign).data<T>();
             node& wn = c.in_node(1);
             if (reused_weight(wn, m) && packs<T>(out, in)) {
-                const T* bp = weight_copy<T>(wn.bwd_copy, wn, packed_w, w);
+                const T* bp = weight_copy<T>(wn.param->bwd_copy, wn, packed_w, w);
                 if constexpr (std::is_same_v<T, float>)
                     blas::gemm_packed(false, m, in, out, T(1), dy, out, bp, assign ? T(0) : T(1), dx, in);
             } else {
@@ -322,11 +360,11 @@ var linear_impl(op id, std::initializer_list<var> args, std::size_t step = npos_
         node& wn = r.owner().at(r.self().inputs[1]);
         if (wn.kind == node_kind::parameter) ++wn.weight_uses;
         if (reused_weight(wn, m) && packs<T>(out_f, in_f)) {
-            const T* bp = weight_copy<T>(wn.fwd_copy, wn, packed_wt, w);
+            const T* bp = weight_copy<T>(wn.param->fwd_copy, wn, packed_wt, w);
             if constexpr (std::is_same_v<T, float>)
                 blas::gemm_packed(false, m, out_f, in_f, T(1), x.data<T>(), in_f, bp, beta, yp, out_f);
         } else if (reused_weight(wn, m) && out_f * in_f <= (std::size_t(1) << 18)) {
-            const T* wt = weight_copy<T>(wn.fwd_copy, wn, transposed, w);
+            const T* wt = weight_copy<T>(wn.param->fwd_copy, wn, transposed, w);
             blas::gemm(false, false, m, out_f, in_f, T(1), x.data<T>(), in_f, wt, out_f, beta, yp, out_f);
         } else {
             blas::gemm(false, true, m, out_f, in_f, T(1), x.data<T>(), in_f, w.data<T>(), in_f, beta, yp, out_f);

@@ -234,3 +234,85 @@ TEST_CASE("an LSTM and a GRU of hidden 128 train the same with the own kernel as
     }
     blas::set_own_gemm(true);
 }
+
+TEST_CASE("pack_rows re-packs, strip by strip, exactly what pack makes of the changed rows") {
+    own_gemm_on on;
+    if (!on.ok) return;
+    // W [out, in]; forward copy: op(B) = Wᵀ (k = in, n = out); dX copy: op(B) = W (k = out, n = in)
+    for (auto [out, in] : {std::pair<std::size_t, std::size_t>{160, 130}, {300, 257}, {64, 600}, {520, 40}})
+        for (bool tb : {true, false})
+            for (std::size_t strip : {32, 64})
+                for (bool aligned : {true, false}) {  // 64-byte aligned: streamed stores; otherwise plain ones
+                    CAPTURE(out);
+                    CAPTURE(in);
+                    CAPTURE(tb);
+                    CAPTURE(strip);
+                    CAPTURE(aligned);
+                    const std::size_t k = tb ? in : out, n = tb ? out : in, size = blas::packed_size(k, n);
+                    const auto w_old = filled(out * in, 4), w_new = filled(out * in, 5);
+                    tensor buf = tensor::empty({size + 16}, dtype::float32);  // 64-byte aligned storage
+                    float* bp = buf.data<float>() + (aligned ? 0 : 1);
+                    blas::pack(tb, k, n, w_old.data(), in, bp);
+                    for (std::size_t r0 = 0; r0 < out; r0 += strip)
+                        blas::pack_rows(tb, k, n, w_new.data(), in, bp, r0, std::min(out, r0 + strip));
+                    std::vector<float> want(size);
+                    blas::pack(tb, k, n, w_new.data(), in, want.data());
+                    std::size_t differ = 0;
+                    for (std::size_t i = 0; i < size; ++i) differ += bp[i] != want[i];
+                    CHECK(differ == 0);
+                }
+}
+
+TEST_CASE("optimizer steps keep a recurrent weight's packed copies current: bit for bit a fresh pack") {
+    own_gemm_on on;
+    if (!on.ok) return;
+    for (const char* opt_name : {"adam", "sgd", "rmsprop"}) {
+        CAPTURE(opt_name);
+        std::vector<double> losses[2];
+        for (bool keep : {true, false}) {
+            nn::recurrent_options o;
+            o.input_size = 3;
+            o.hidden_size = 128;  // weight_hh [512, 128]: packed copies forward and backward
+            o.seed = 5;
+            nn::lstm m(o);
+            std::unique_ptr<nn::optimizer> opt;
+            if (std::string(opt_name) == "adam") opt = std::make_unique<nn::adam>(m, nn::adam_options{.lr = 0.01});
+            else if (std::string(opt_name) == "sgd")
+                opt = std::make_unique<nn::sgd>(m, nn::sgd_options{.lr = 0.1, .momentum = 0.9});
+            else opt = std::make_unique<nn::rmsprop>(m, nn::rmsprop_options{.lr = 0.01});
+            const tensor x = randn({32, 5, 3}, 7, dtype::float32);
+            tape t;
+            for (int step = 0; step < 4; ++step) {
+                if (!keep)  // the copies are made again from the value in every generation
+                    for (auto& p : m.parameters()) p.state_ptr()->copies_refreshed = false;
+                t.clear();
+                opt->zero_grad();
+                var h = m(input(x));
+                var loss = mean(h * h);
+                t.backward(loss);
+                opt->step();
+                losses[keep ? 0 : 1].push_back(loss.item());
+                if (!keep) continue;
+                for (auto& p : m.parameters()) {
+                    const param_state& s = *p.state_ptr();
+                    if (p.shape().size() != 2 || p.shape()[1] != 128) continue;  // weight_hh_l0 [512, 128]
+                    REQUIRE(s.copies_refreshed);
+                    REQUIRE(s.fwd_copy.version == s.version);
+                    REQUIRE(s.bwd_copy.version == s.version);
+                    const std::size_t out = p.shape()[0], in = p.shape()[1];
+                    const float* w = s.value.data<float>();
+                    std::vector<float> fwd(blas::packed_size(in, out)), bwd(blas::packed_size(out, in));
+                    blas::pack(true, in, out, w, in, fwd.data());
+                    blas::pack(false, out, in, w, in, bwd.data());
+                    REQUIRE(s.fwd_copy.data.size() == fwd.size());
+                    REQUIRE(s.bwd_copy.data.size() == bwd.size());
+                    std::size_t differ = 0;
+                    for (std::size_t i = 0; i < fwd.size(); ++i) differ += s.fwd_copy.data.data<float>()[i] != fwd[i];
+                    for (std::size_t i = 0; i < bwd.size(); ++i) differ += s.bwd_copy.data.data<float>()[i] != bwd[i];
+                    CHECK(differ == 0);
+                }
+            }
+        }
+        CHECK(losses[0] == losses[1]);  // the same copies, so bit for bit the same training
+    }
+}
