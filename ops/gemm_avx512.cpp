@@ -13,17 +13,22 @@ namespace {
 inline std::size_t min(std::size_t a, std::size_t b) { return a < b ? a : b; }
 
 // C[R, 32] (masked to the panel's real columns) = alpha·Ap·Bp + beta·C over kc depth steps: 2·R
-// accumulators, two panel loads and R broadcasts per step.
+// accumulators, two panel loads and R broadcasts per step. Every step also asks for one 64-byte line
+// from `next` into L2 (`next` null: none).
 template <int R>
 __attribute__((always_inline)) inline void tile(std::size_t kc, const float* __restrict ap, std::size_t as,
                                                 const float* __restrict bp, float* c, std::size_t ldc, __mmask16 lo,
-                                                __mmask16 hi, float alpha, float beta) {
+                                                __mmask16 hi, float alpha, float beta, const float* next) {
     __m512 s0[R], s1[R];
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) s0[r] = s1[r] = _mm512_setzero_ps();
     for (std::size_t p = 0; p < kc; ++p) {
         _mm_prefetch(reinterpret_cast<const char*>(bp + 16 * panel), _MM_HINT_T0);  // 16 steps ahead
         _mm_prefetch(reinterpret_cast<const char*>(bp + 16 * panel + 16), _MM_HINT_T0);
+        if (next) {
+            _mm_prefetch(reinterpret_cast<const char*>(next), _MM_HINT_T1);
+            next += 16;
+        }
         const __m512 b0 = _mm512_loadu_ps(bp), b1 = _mm512_loadu_ps(bp + 16);
 #pragma GCC unroll 16
         for (int r = 0; r < R; ++r) {
@@ -53,12 +58,12 @@ __attribute__((always_inline)) inline void tile(std::size_t kc, const float* __r
 }
 
 using tile_fn = void (*)(std::size_t, const float*, std::size_t, const float*, float*, std::size_t, __mmask16,
-                         __mmask16, float, float);
+                         __mmask16, float, float, const float*);
 
 template <int R>
 void tile_call(std::size_t kc, const float* ap, std::size_t as, const float* bp, float* c, std::size_t ldc,
-               __mmask16 lo, __mmask16 hi, float alpha, float beta) {
-    tile<R>(kc, ap, as, bp, c, ldc, lo, hi, alpha, beta);
+               __mmask16 lo, __mmask16 hi, float alpha, float beta, const float* next) {
+    tile<R>(kc, ap, as, bp, c, ldc, lo, hi, alpha, beta, next);
 }
 
 constexpr tile_fn tiles[block_rows + 1] = {nullptr,        tile_call<1>,  tile_call<2>, tile_call<3>, tile_call<4>,
@@ -187,41 +192,53 @@ void pack_b_rows(bool trans_b, std::size_t k, std::size_t n, const float* b, std
 }
 
 // Per depth block, one of two loop orders:
-// - the block of op(B) fits in L2 (n·kc·4 bytes ≤ 1 MiB): row blocks outside, panels inside. Each
-//   tile of C is read and written once; op(A)'s rows are packed one block at a time (the weight
-//   gradient dYᵀ·X: thousands of rows, a depth of one batch).
+// - a block of op(B) that fits in L2 (n·kc·4 bytes ≤ 1 MiB), and many rows (more than few_rows) or
+//   an op(B) that stays in L2 between products (2 MiB at most): row blocks outside, panels inside. Each tile of C is read and written once; op(A)'s rows are packed
+//   one block at a time (the weight gradient dYᵀ·X: thousands of rows, a depth of one batch).
 // - otherwise: all of op(A)'s rows packed first (m·kc floats, in L2), then panels outside and row
 //   blocks inside, so each panel (kc·32 floats, read in order) comes from memory once and is reused
-//   from L1 by every row block (a batch of states times a large weight).
+//   from L1 by every row block (a batch of states times a large weight, forward or dX). The first row
+//   block would wait on memory for the panel, the others run from L1 with memory idle, so the
+//   tiles ask for the next panel into L2 meanwhile (when op(B) is larger than L2: it comes from
+//   memory on every product), one line per depth step, half the panel per row block. LSTM 1024's
+//   32 × 4096 × 1024 product with op(B) from memory: 3.17 → 2.64 ms (/work/exp/abgemm.cpp).
+constexpr std::size_t few_rows = 4 * block_rows;
 void gemm(bool trans_a, std::size_t m, std::size_t n, std::size_t k, float alpha, const float* a, std::size_t lda,
           const float* bp, float beta, float* c, std::size_t ldc, float* work) {
     if (m == 0 || n == 0) return;
     const std::size_t panels = (n + panel - 1) / panel;
+    const float* const end = bp + packed_size(k, n);
+    const bool streamed = packed_size(k, n) * sizeof(float) > (std::size_t(2) << 20);  // more than L2 holds
     for (std::size_t k0 = 0; k0 < k || k0 == 0; k0 += depth) {
         const std::size_t kc = min(depth, k - k0);
         const float b = k0 == 0 ? beta : 1.0f;
         const float* bk = bp + k0 * panels * panel;
-        auto run = [&](std::size_t i0, std::size_t j, const float* ap, std::size_t as) {
+        auto run = [&](std::size_t i0, std::size_t j, const float* ap, std::size_t as, const float* next) {
             const std::size_t j0 = j * panel, cols = min(panel, n - j0);
             const __mmask16 lo = mask(cols), hi = cols > 16 ? mask(cols - 16) : __mmask16(0);
-            tiles[min(block_rows, m - i0)](kc, ap, as, bk + j0 * kc, c + i0 * ldc + j0, ldc, lo, hi, alpha, b);
+            tiles[min(block_rows, m - i0)](kc, ap, as, bk + j0 * kc, c + i0 * ldc + j0, ldc, lo, hi, alpha, b, next);
         };
-        if (panels * panel * kc * sizeof(float) <= (std::size_t(1) << 20)) {
+        if (panels * panel * kc * sizeof(float) <= (std::size_t(1) << 20) && (m > few_rows || !streamed)) {
             for (std::size_t i0 = 0; i0 < m; i0 += block_rows) {
                 const std::size_t r = min(block_rows, m - i0);
                 if (trans_a) {  // op(A)'s rows i0.. at depth p are already side by side: a[p·lda + i0 ..]
-                    for (std::size_t j = 0; j < panels; ++j) run(i0, j, a + k0 * lda + i0, lda);
+                    for (std::size_t j = 0; j < panels; ++j) run(i0, j, a + k0 * lda + i0, lda, nullptr);
                 } else {
                     pack_a(trans_a, a, lda, i0, r, k0, kc, work);
-                    for (std::size_t j = 0; j < panels; ++j) run(i0, j, work, r);
+                    for (std::size_t j = 0; j < panels; ++j) run(i0, j, work, r, nullptr);
                 }
             }
         } else {
             for (std::size_t i0 = 0; i0 < m; i0 += block_rows)
                 pack_a(trans_a, a, lda, i0, min(block_rows, m - i0), k0, kc, work + i0 * kc);
-            for (std::size_t j = 0; j < panels; ++j)
-                for (std::size_t i0 = 0; i0 < m; i0 += block_rows)
-                    run(i0, j, work + i0 * kc, min(block_rows, m - i0));
+            for (std::size_t j = 0; j < panels; ++j) {
+                const float* next = bk + (j + 1) * panel * kc;  // after the last panel: the next depth block's first
+                for (std::size_t i0 = 0, rb = 0; i0 < m; i0 += block_rows, ++rb) {
+                    const float* half = next + (rb % 2) * (panel / 2) * kc;
+                    const bool ask = streamed && half + (panel / 2) * kc <= end;
+                    run(i0, j, work + i0 * kc, min(block_rows, m - i0), ask ? half : nullptr);
+                }
+            }
         }
         if (k == 0) break;
     }
@@ -271,7 +288,8 @@ void gemm_tn_rows(std::size_t m, std::size_t n, std::size_t k, float alpha, cons
                 for (std::size_t j = 0; j < panels; ++j) {
                     const std::size_t j0 = c0 + j * panel, w = min(panel, n - j0);
                     const __mmask16 lo = mask(w), hi = w > 16 ? mask(w - 16) : __mmask16(0);
-                    tiles[r](kc, apack + i0 * kc, r, work + j * kc * panel, c + i0 * ldc + j0, ldc, lo, hi, alpha, b);
+                    tiles[r](kc, apack + i0 * kc, r, work + j * kc * panel, c + i0 * ldc + j0, ldc, lo, hi, alpha, b,
+                             nullptr);
                 }
             }
         }
