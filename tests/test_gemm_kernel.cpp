@@ -87,6 +87,20 @@ TEST_CASE("own GEMM: every edge of rows, panels and depth blocks, both transpose
                     }
 }
 
+TEST_CASE("own GEMM with op(B) larger than L2: both loop orders, the last panel and depth block partial") {
+    own_gemm_on on;
+    if (!on.ok) return;
+    // packed op(B) of 600 × 1000 (2.4 MB): streamed from memory, the next panel asked into L2; a block
+    // of it (1 MiB) fits L2, so 60 rows take the row-block-outside order and 13 or 32 the other
+    for (std::size_t m : {13, 32, 60})
+        for (bool tb : {false, true}) {
+            CAPTURE(m);
+            CAPTURE(tb);
+            CHECK(max_error(false, tb, m, 1000, 600, 1.0f, 1.0f, true) < 1e-5 * 600);
+            CHECK(max_error(true, tb, m, 1000, 600, 1.0f, 0.0f, true) < 1e-5 * 600);
+        }
+}
+
 TEST_CASE("own GEMM from row pointers: Aᵀ·B over rows scattered in several buffers, every edge") {
     own_gemm_on on;
     if (!on.ok) return;
