@@ -139,8 +139,8 @@ void pack(bool tb, std::size_t k, std::size_t n, const float* b, std::size_t ldb
     avx512::pack_b(tb, k, n, b, ldb, bp);
 }
 void pack_rows(bool tb, std::size_t k, std::size_t n, const float* b, std::size_t ldb, float* bp, std::size_t r0,
-               std::size_t r1) {
-    avx512::pack_b_rows(tb, k, n, b, ldb, bp, r0, r1, true);
+               std::size_t r1, bool stream) {
+    avx512::pack_b_rows(tb, k, n, b, ldb, bp, r0, r1, stream);
 }
 void gemm_packed(bool ta, std::size_t m, std::size_t n, std::size_t k, float alpha, const float* a, std::size_t lda,
                  const float* bp, float beta, float* c, std::size_t ldc) {

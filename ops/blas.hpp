@@ -22,10 +22,10 @@ bool set_own_gemm(bool on);
 std::size_t packed_size(std::size_t k, std::size_t n);
 void pack(bool trans_b, std::size_t k, std::size_t n, const float* b, std::size_t ldb, float* bp);
 // Re-pack only what comes from b's rows [r0, r1) (op(B)'s columns when trans_b, r0 a multiple of 32;
-// its rows when not), after an in-place update of those rows; written with non-temporal stores, past
-// the caches (the copy is read again only in the next forward).
+// its rows when not), after an in-place update of those rows. `stream`: write with non-temporal stores,
+// past the caches (for a copy larger than the caches hold until its next use).
 void pack_rows(bool trans_b, std::size_t k, std::size_t n, const float* b, std::size_t ldb, float* bp, std::size_t r0,
-               std::size_t r1);
+               std::size_t r1, bool stream);
 void gemm_packed(bool trans_a, std::size_t m, std::size_t n, std::size_t k, float alpha, const float* a,
                  std::size_t lda, const float* bp, float beta, float* c, std::size_t ldc);
 // C[m, n] = alpha·Aᵀ·B + beta·C with A [k, m] and B [k, n] given one row pointer per depth step

@@ -95,8 +95,11 @@ copy_refresh::copy_refresh(param_state& p) : p_(p) {
 void copy_refresh::rows(std::size_t r0, std::size_t r1) {
     const std::size_t out_f = p_.value.shape()[0], in_f = p_.value.shape()[1];
     const float* w = p_.value.data<float>();
-    if (fwd_) blas::pack_rows(true, in_f, out_f, w, in_f, p_.fwd_copy.data.data<float>(), r0, r1);
-    if (bwd_) blas::pack_rows(false, out_f, in_f, w, in_f, p_.bwd_copy.data.data<float>(), r0, r1);
+    // A copy larger than L2 would be evicted before the next forward reads it: written past the caches
+    // (no read of the old lines first). A smaller one is written through them, to be found there.
+    const bool stream = out_f * in_f * sizeof(float) > (std::size_t(2) << 20);
+    if (fwd_) blas::pack_rows(true, in_f, out_f, w, in_f, p_.fwd_copy.data.data<float>(), r0, r1, stream);
+    if (bwd_) blas::pack_rows(false, out_f, in_f, w, in_f, p_.bwd_copy.data.data<float>(), r0, r1, stream);
 }
 
 void copy_refresh::done(std::uint64_t version) {

@@ -256,7 +256,10 @@ TEST_CASE("pack_rows re-packs, strip by strip, exactly what pack makes of the ch
     for (auto [out, in] : {std::pair<std::size_t, std::size_t>{160, 130}, {300, 257}, {64, 600}, {520, 40}})
         for (bool tb : {true, false})
             for (std::size_t strip : {32, 64})
-                for (bool aligned : {true, false}) {  // 64-byte aligned: streamed stores; otherwise plain ones
+                for (int variant = 0; variant < 4; ++variant) {
+                    // streamed stores need a 64-byte aligned copy (unaligned: plain stores all the same)
+                    const bool stream = variant & 1, aligned = variant & 2;
+                    CAPTURE(stream);
                     CAPTURE(out);
                     CAPTURE(in);
                     CAPTURE(tb);
@@ -268,7 +271,7 @@ TEST_CASE("pack_rows re-packs, strip by strip, exactly what pack makes of the ch
                     float* bp = buf.data<float>() + (aligned ? 0 : 1);
                     blas::pack(tb, k, n, w_old.data(), in, bp);
                     for (std::size_t r0 = 0; r0 < out; r0 += strip)
-                        blas::pack_rows(tb, k, n, w_new.data(), in, bp, r0, std::min(out, r0 + strip));
+                        blas::pack_rows(tb, k, n, w_new.data(), in, bp, r0, std::min(out, r0 + strip), stream);
                     std::vector<float> want(size);
                     blas::pack(tb, k, n, w_new.data(), in, want.data());
                     std::size_t differ = 0;
