@@ -193,15 +193,16 @@ void pack_b_rows(bool trans_b, std::size_t k, std::size_t n, const float* b, std
 
 // Per depth block, one of two loop orders:
 // - a block of op(B) that fits in L2 (n·kc·4 bytes ≤ 1 MiB), and many rows (more than few_rows) or
-//   an op(B) that stays in L2 between products (2 MiB at most): row blocks outside, panels inside. Each tile of C is read and written once; op(A)'s rows are packed
-//   one block at a time (the weight gradient dYᵀ·X: thousands of rows, a depth of one batch).
+//   an op(B) that stays in L2 between products (2 MiB at most): row blocks outside, panels inside.
+//   Each tile of C is read and written once; op(A)'s rows are packed one block at a time (the weight
+//   gradient dYᵀ·X: thousands of rows, a depth of one batch).
 // - otherwise: all of op(A)'s rows packed first (m·kc floats, in L2), then panels outside and row
 //   blocks inside, so each panel (kc·32 floats, read in order) comes from memory once and is reused
 //   from L1 by every row block (a batch of states times a large weight, forward or dX). The first row
 //   block would wait on memory for the panel, the others run from L1 with memory idle, so the
 //   tiles ask for the next panel into L2 meanwhile (when op(B) is larger than L2: it comes from
 //   memory on every product), one line per depth step, half the panel per row block. LSTM 1024's
-//   32 × 4096 × 1024 product with op(B) from memory: 3.17 → 2.64 ms (/work/exp/abgemm.cpp).
+//   32 × 4096 × 1024 product with op(B) from memory: 3.17 → 2.64 ms (docs/performance.md, session 5).
 constexpr std::size_t few_rows = 4 * block_rows;
 void gemm(bool trans_a, std::size_t m, std::size_t n, std::size_t k, float alpha, const float* a, std::size_t lda,
           const float* bp, float beta, float* c, std::size_t ldc, float* work) {
