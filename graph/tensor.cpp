@@ -1,3 +1,9 @@
+// xtensor's printer (xio.hpp, operator<< below) inserts into a std::string in a way GCC 12 misreads,
+// once inlined, as an overlapping memcpy in libstdc++'s char_traits.h (-Wrestrict; GCC bug 105329).
+// The warning is located in that header, so it is silenced before the first include, for this file.
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ == 12
+#pragma GCC diagnostic ignored "-Wrestrict"
+#endif
 #include "tensor.hpp"
 
 #include <cmath>

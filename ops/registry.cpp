@@ -32,7 +32,8 @@ std::string op_table_markdown() {
     for (const auto& e : op_table) {
         std::string arity = std::to_string(e.min_arity);
         if (e.max_arity < 0) arity += "+";
-        else if (e.max_arity != e.min_arity) arity += "-" + std::to_string(e.max_arity);
+        else if (e.max_arity != e.min_arity)
+            arity.append(1, '-').append(std::to_string(e.max_arity));  // (not "-" + ...: GCC 12 -Wrestrict)
         s += "| `" + std::string(e.name) + "` | " + family_name(e.fam) + " | " + arity + " | " + std::string(e.math) +
              " |\n";
     }

@@ -108,9 +108,9 @@ var concat_impl(std::span<const var> xs, std::int64_t axis, bool stacked) {
                                                         : " (all axes but " + std::to_string(ax) + " must match)"));
         total += stacked ? 1 : s[ax];
     }
-    shape_t os = first;
-    if (stacked) os.insert(os.begin() + static_cast<std::ptrdiff_t>(ax), total);
-    else os[ax] = total;
+    shape_t os;  // first, with `total` at axis ax (inserted when stacking; svector::insert trips GCC 12's -Warray-bounds)
+    for (std::size_t k = 0; k < first.size() + (stacked ? 1 : 0); ++k)
+        os.push_back(k == ax ? total : first[k < ax || !stacked ? k : k - 1]);
     r.attrs().axis = static_cast<std::int64_t>(ax);
     r.attrs().flag = stacked;
     const auto ys = split_at(os, ax);
