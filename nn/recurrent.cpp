@@ -210,9 +210,10 @@ var gru::operator()(const var& x, const std::vector<var>& h0) {
         }
         var operator()(std::size_t l, const var& a, std::size_t t) {
             const std::size_t H = self.opt_.hidden_size;
+            // fused: x_t's r, z, n read in place from a[:, t]; h's r, z, n from h·W_hhᵀ + b_hh
+            if (self.opt_.fused) return h = gru_cell_step(a, self.recur(h, l), h, t);
             var a_t = select(a, 1, t);   // [batch, 3H]: x_t's r, z, n
             var r_t = self.recur(h, l);  // [batch, 3H]: r, z, n
-            if (self.opt_.fused) return h = gru_cell(a_t, r_t, h);
             var rz = sigmoid(slice(a_t, 1, 0, 2 * H) + slice(r_t, 1, 0, 2 * H));
             var r = slice(rz, 1, 0, H);
             var z = slice(rz, 1, H, 2 * H);

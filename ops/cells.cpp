@@ -127,9 +127,14 @@ void lstm_output_backward(backward_ctx& c) {
 // h = (1 − z) ⊙ n + z ⊙ h_prev, r = σ(x_r + h_r), z = σ(x_z + h_z), n = tanh(x_n + r ⊙ h_n); saved: [r | z | n]
 // dh_prev = dh z;  a_z = dh (h_prev − n) z(1 − z);  a_n = dh (1 − z)(1 − n²);  a_r = a_n h_n r(1 − r)
 // dx = [a_r | a_z | a_n],  dh_gates = [a_r | a_z | a_n ⊙ r]
+// gru_cell_step: x is step t of a sequence [batch, T, 3H]; dx goes to that step's rows of its gradient
+// (zero-filled once for all steps), so no copy of x_t forward and none of dx backward.
 void gru_cell_backward(backward_ctx& c) {
     const tensor& xg = c.in(0);
-    const std::size_t rows = xg.shape()[0], H = xg.shape()[1] / 3;
+    const bool at_step = static_cast<op>(c.self.op) == op::gru_cell_step;
+    const std::size_t rows = xg.shape()[0], H = xg.shape().back() / 3;
+    const std::size_t ldx = at_step ? xg.shape()[1] * 3 * H : 3 * H;  // dx's rows, this far apart
+    const std::size_t first = at_step ? static_cast<std::size_t>(c.attrs().start) * 3 * H : 0;
     with_dtype(xg.dtype(), [&](auto t) {
         using T = decltype(t);
         const T* act = c.saved(0).data<T>();
@@ -137,7 +142,7 @@ void gru_cell_backward(backward_ctx& c) {
         const T* prev = c.in(2).data<T>();
         const T* dh = c.grad_out.data<T>();
         bool ax = false, ah = false, ap = false;
-        T* dx = c.needs_grad(0) ? c.grad_in_overwrite(0, ax).data<T>() : nullptr;
+        T* dx = !c.needs_grad(0) ? nullptr : at_step ? c.grad_in(0).data<T>() + first : c.grad_in_overwrite(0, ax).data<T>();
         T* dhg = c.needs_grad(1) ? c.grad_in_overwrite(1, ah).data<T>() : nullptr;
         T* dprev = c.needs_grad(2) ? c.grad_in_overwrite(2, ap).data<T>() : nullptr;
         for (std::size_t b = 0; b < rows; ++b) {
@@ -151,7 +156,7 @@ void gru_cell_backward(backward_ctx& c) {
                 const V an = d * (V(1) - z) * (V(1) - n * n);
                 const V ar = an * vload<V>(hn + j) * r * (V(1) - r);
                 if (dx) {
-                    T* o = dx + b * 3 * H;
+                    T* o = dx + b * ldx;
                     vput(o + j, ar, ax);
                     vput(o + H + j, az, ax);
                     vput(o + 2 * H + j, an, ax);
@@ -170,9 +175,11 @@ void gru_cell_backward(backward_ctx& c) {
 
 // The forward shared by the cells: the output [rows, H] and the saved activations [rows, k·H], row
 // by row: f(V{}, j, in, out_row, act_row) computes lanes j.. of one row, with in[i] pointing at row b
-// of input i (inputs are [rows, width_i]).
+// of input i (inputs are [rows, width_i]; input 0's rows may instead be ld0 apart from first0 on: one
+// step of a sequence).
 template <class F>
-var cell(recorder& r, std::size_t rows, std::size_t H, std::size_t k, backward_fn rule, F f) {
+var cell(recorder& r, std::size_t rows, std::size_t H, std::size_t k, backward_fn rule, F f, std::size_t ld0 = 0,
+         std::size_t first0 = 0) {
     const dtype d = r.in(0).dtype();
     tensor& out = r.out({rows, H}, d);
     tensor& act = r.save(0);
@@ -189,6 +196,7 @@ var cell(recorder& r, std::size_t rows, std::size_t H, std::size_t k, backward_f
         for (std::size_t b = 0; b < rows; ++b) {
             const T* in[3] = {};
             for (std::size_t i = 0; i < n; ++i) in[i] = base[i] + b * width[i];
+            if (ld0) in[0] = base[0] + first0 + b * ld0;
             T* o = out.data<T>() + b * H;
             T* a = act.data<T>() + b * k * H;
             lanes<T>(H, [&](auto v, std::size_t j) { f(v, j, in, o, a); });
@@ -225,16 +233,15 @@ var lstm_output(const var& gates, const var& c) {
     });
 }
 
-var gru_cell(const var& x_gates, const var& h_gates, const var& h_prev) {
-    auto r = begin(op::gru_cell, {x_gates, h_gates, h_prev});
-    if (!same_shape(r.in(0).shape(), r.in(1).shape()))
-        throw_shape_error("gru_cell", "x_gates " + shape_str(r.in(0).shape()) + " and h_gates " +
-                                          shape_str(r.in(1).shape()) + " differ (both are [batch, 3·hidden])");
-    const std::size_t H = check_gates(op::gru_cell, r.in(0), 3, r.in(2), "x_gates", "h_prev");
-    return cell(r, r.in(0).shape()[0], H, 3, gru_cell_backward, [H](auto v, std::size_t j, auto in, auto* o, auto* a) {
-        using V = decltype(v);
-        const auto* x = in[0];
-        const auto* h = in[1];
+namespace {
+// The GRU step's elementwise part, for gru_cell and gru_cell_step (in[0]: x's gates, in[1]: h's gates,
+// in[2]: h_prev, one row each).
+struct gru_forward {
+    std::size_t H;
+    template <class V, class P, class T>
+    void operator()(V, std::size_t j, P in, T* o, T* a) const {
+        const T* x = in[0];
+        const T* h = in[1];
         const V rr = sigm(vload<V>(x + j) + vload<V>(h + j));
         const V z = sigm(vload<V>(x + H + j) + vload<V>(h + H + j));
         const V n = xsimd::tanh(vload<V>(x + 2 * H + j) + rr * vload<V>(h + 2 * H + j));
@@ -242,7 +249,33 @@ var gru_cell(const var& x_gates, const var& h_gates, const var& h_prev) {
         vstore(a + H + j, z);
         vstore(a + 2 * H + j, n);
         vstore(o + j, n + z * (vload<V>(in[2] + j) - n));
-    });
+    }
+};
+}  // namespace
+
+var gru_cell(const var& x_gates, const var& h_gates, const var& h_prev) {
+    auto r = begin(op::gru_cell, {x_gates, h_gates, h_prev});
+    if (!same_shape(r.in(0).shape(), r.in(1).shape()))
+        throw_shape_error("gru_cell", "x_gates " + shape_str(r.in(0).shape()) + " and h_gates " +
+                                          shape_str(r.in(1).shape()) + " differ (both are [batch, 3·hidden])");
+    const std::size_t H = check_gates(op::gru_cell, r.in(0), 3, r.in(2), "x_gates", "h_prev");
+    return cell(r, r.in(0).shape()[0], H, 3, gru_cell_backward, gru_forward{H});
+}
+
+var gru_cell_step(const var& seq, const var& h_gates, const var& h_prev, std::size_t t) {
+    auto r = begin(op::gru_cell_step, {seq, h_gates, h_prev});
+    const shape_t& as = r.in(0).shape();
+    const shape_t& hs = r.in(1).shape();
+    const std::size_t H = check_gates(op::gru_cell_step, r.in(1), 3, r.in(2), "h_gates", "h_prev");
+    if (as.size() != 3 || as[0] != hs[0] || as[2] != hs[1])
+        throw_shape_error("gru_cell_step", "sequence " + shape_str(as) + " does not match h_gates " + shape_str(hs) +
+                                               " (expected sequence [batch, T, 3·hidden] and h_gates [batch, 3·hidden])");
+    if (t >= as[1])
+        throw_argument_error("gru_cell_step", "step " + std::to_string(t) + " is out of range for a sequence of " +
+                                                  std::to_string(as[1]) + " steps (shape " + shape_str(as) + ")");
+    r.attrs().axis = 1;
+    r.attrs().start = static_cast<std::int64_t>(t);
+    return cell(r, as[0], H, 3, gru_cell_backward, gru_forward{H}, as[1] * 3 * H, t * 3 * H);
 }
 
 }  // namespace xgrad

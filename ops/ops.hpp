@@ -99,6 +99,9 @@ var lstm_output(const var& gates, const var& c);
 // GRU, x_gates = x·W_ihᵀ + b_ih and h_gates = h·W_hhᵀ + b_hh, both [batch, 3H] = r | z | n:
 //   h_t = (1 − z)⊙n + z⊙h_{t-1}, r = σ(x_r + h_r), z = σ(x_z + h_z), n = tanh(x_n + r⊙h_n)
 var gru_cell(const var& x_gates, const var& h_gates, const var& h_prev);
+// gru_cell with x_gates = seq[:, t] (seq: [batch, T, 3·hidden], the projection of a whole sequence), read
+// in place: no select (a copy forward, a scatter backward) per step.
+var gru_cell_step(const var& seq, const var& h_gates, const var& h_prev, std::size_t t);
 
 // ---- losses (mean over elements / rows) --------------------------------------------------------
 var mse(const var& pred, const var& target);              // shapes must match exactly

@@ -23,7 +23,7 @@ enum class op : std::uint16_t {
     // activations
     sigmoid, tanh, relu, leaky_relu, elu, gelu, softplus, hard_tanh, softmax, log_softmax,
     // recurrent cells (the elementwise part of an LSTM / GRU step in one op)
-    lstm_state, lstm_output, gru_cell,
+    lstm_state, lstm_output, gru_cell, gru_cell_step,
     // losses (mean over the batch)
     mse, bce, bce_with_logits, cross_entropy,
     count_
@@ -79,6 +79,7 @@ inline constexpr op_info op_table[] = {
     {op::lstm_state, "lstm_state", 2, 2, family::cell, "c = sig(g_f) c' + sig(g_i) tanh(g_g) (g = [i|f|g|o]);  dg_i = dc tanh(g_g) sig'(g_i), dg_f = dc c' sig'(g_f), dg_g = dc sig(g_i) (1 - tanh^2 g_g), dc' = dc sig(g_f)"},
     {op::lstm_output, "lstm_output", 2, 2, family::cell, "h = sig(g_o) tanh(c);  dg_o = dh tanh(c) sig'(g_o), dc = dh sig(g_o) (1 - tanh^2 c)"},
     {op::gru_cell, "gru_cell", 3, 3, family::cell, "h = (1 - z) n + z h', r = sig(x_r + h_r), z = sig(x_z + h_z), n = tanh(x_n + r h_n);  dh' = dh z, dx_z = dh_z = dh (h' - n) sig'(.), dx_n = dh (1 - z)(1 - n^2), dh_n = dx_n r, dx_r = dh_r = dx_n h_n sig'(.)"},
+    {op::gru_cell_step, "gru_cell_step", 3, 3, family::cell, "gru_cell with x = X[:, t] (X: [batch, T, 3H], a sequence's projection), read in place;  dX[:, t] += dx"},
     {op::mse, "mse", 2, 2, family::loss, "L = mean (p - t)^2;  dp = 2 (p - t) / N, dt = -dp"},
     {op::bce, "bce", 2, 2, family::loss, "L = -mean(t ln p + (1-t) ln(1-p));  dp = (p - t) / (p (1-p) N)"},
     {op::bce_with_logits, "bce_with_logits", 2, 2, family::loss, "L = mean(max(z,0) - z t + ln(1 + e^-|z|));  dz = (sigmoid(z) - t) / N"},

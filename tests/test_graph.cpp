@@ -186,6 +186,19 @@ TEST_CASE("errors: shape mismatches name the op, both shapes and the time step")
     CHECK(contains(message_of<argument_error>(
                        [&] { (void)linear_step(a, input(randn({2, 4}, 1)), input(randn({3, 5, 2}, 1)), 5); }),
                    "step 5 is out of range for a sequence of 5 steps"));
+    // gru_cell_step: a sequence whose width does not match the hidden gates, a step past its end
+    const auto gru_msg = message_of<shape_error>([&] {
+        scope st("t=3");
+        (void)gru_cell_step(input(randn({3, 5, 9}, 1)), input(randn({3, 6}, 1)), input(randn({3, 2}, 1)), 3);
+    });
+    CHECK(contains(gru_msg, "xgrad::gru_cell_step"));
+    CHECK(contains(gru_msg, "[3, 5, 9]"));
+    CHECK(contains(gru_msg, "[3, 6]"));
+    CHECK(contains(gru_msg, "t=3"));
+    CHECK(contains(message_of<argument_error>([&] {
+                       (void)gru_cell_step(input(randn({3, 5, 6}, 1)), input(randn({3, 6}, 1)), input(randn({3, 2}, 1)), 5);
+                   }),
+                   "step 5 is out of range for a sequence of 5 steps"));
     CHECK(contains(message_of<shape_error>([&] { (void)mse(input(randn({4}, 1)), input(randn({4, 1}, 1))); }),
                    "[4, 1]"));
     CHECK(contains(message_of<shape_error>([&] { (void)reshape(a, {5, 5}); }), "[3, 4]"));
