@@ -16,99 +16,12 @@ namespace xgrad {
 
 using namespace kernels;
 
-namespace {
-
-// dst[c, r] = src[r, c] for a [rows, cols] row-major src, in 32×32 tiles written row by row (tiles
-// of 16, or strided writes, were 2–9× slower on a 1024×256 weight: 120 µs against 217–1050 µs).
-template <class T>
-void transpose_into(const T* __restrict src, T* __restrict dst, std::size_t rows, std::size_t cols) {
-    constexpr std::size_t tile = 32;
-    for (std::size_t r0 = 0; r0 < rows; r0 += tile)
-        for (std::size_t c0 = 0; c0 < cols; c0 += tile) {
-            const std::size_t r1 = std::min(rows, r0 + tile), c1 = std::min(cols, c0 + tile);
-            for (std::size_t c = c0; c < c1; ++c)
-                for (std::size_t r = r0; r < r1; ++r) dst[c * rows + r] = src[r * cols + c];
-        }
-}
-
-// Copies of a recurrent weight, kept in its param_state (fwd_copy, bwd_copy).
-// X·Wᵀ with W [out, in] row-major is the "NT" product, and OpenBLAS's small-matrix NT path is about
-// twice as slow as its NN path at recurrent sizes (32×50·50×50: 2.8 vs 1.3 µs; 32×50·50×200: 8.6 vs
-// 4.4 µs, SkylakeX kernels; docs/performance.md). A parameter that linear() multiplies more than once
-// in a tape generation (a recurrent weight: once per time step) therefore gets a copy from its second
-// use on: Wᵀ for small weights, and for weights of 128 × 128 and more (float32, AVX-512) W packed for
-// xgrad's own kernel, which OpenBLAS would otherwise re-pack on every product (forward: Wᵀ packed;
-// backward dX = dY·W: W packed). A copy follows the parameter's version, so a value changed in
-// between is never used stale.
-enum weight_form : int { transposed = 1, packed_wt = 2, packed_w = 3 };
-
-constexpr std::size_t max_copy_rows = 512;  // more rows than a batch of states: the product amortises packing
-
-bool reused_weight(const node& wn, std::size_t m) {
-    return wn.kind == node_kind::parameter && wn.weight_uses >= 2 && m <= max_copy_rows;
-}
-
-template <class T>
-bool packs(std::size_t out_f, std::size_t in_f) {
-    return std::is_same_v<T, float> && blas::own_gemm() && out_f >= 128 && in_f >= 128 &&
-           out_f * in_f <= (std::size_t(1) << 23);
-}
-
-template <class T>
-const T* weight_copy(param_state::weight_copy& wc, const node& wn, weight_form form, const tensor& w) {
-    const std::size_t out_f = w.shape()[0], in_f = w.shape()[1];
-    if (wc.version == wn.param->version && wc.form == form && wc.data.defined() && wc.data.dtype() == w.dtype())
-        return wc.data.data<T>();
-    if (form == transposed) {
-        wc.data.reshape_storage({in_f, out_f}, w.dtype());
-        transpose_into(w.data<T>(), wc.data.data<T>(), out_f, in_f);
-    } else if constexpr (std::is_same_v<T, float>) {
-        const bool wt = form == packed_wt;  // op(B) = Wᵀ [in, out] (forward) or W [out, in] (dX)
-        wc.data.reshape_storage({wt ? blas::packed_size(in_f, out_f) : blas::packed_size(out_f, in_f)}, w.dtype());
-        blas::pack(wt, wt ? in_f : out_f, wt ? out_f : in_f, w.data<T>(), in_f, wc.data.data<T>());
-    }
-    wc.version = wn.param->version;
-    wc.form = form;
-    return wc.data.data<T>();
-}
-
-}  // namespace
-
-// ---- copies kept current by the optimizer (ops/weight_copies.hpp) ---------------------------------
-
-namespace detail {
-
-copy_refresh::copy_refresh(param_state& p) : p_(p) {
-    static const bool on = !std::getenv("XGRAD_NO_COPY_REFRESH") || std::string(std::getenv("XGRAD_NO_COPY_REFRESH")) != "1";
-    const tensor& w = p.value;
-    if (!on || !w.defined() || w.dtype() != dtype::float32 || w.dim() != 2 || !blas::own_gemm()) return;
-    auto current = [&](const param_state::weight_copy& c, weight_form f) {
-        return c.version == p.version && c.form == f && c.data.defined() && c.data.dtype() == w.dtype();
-    };
-    fwd_ = current(p.fwd_copy, packed_wt);
-    bwd_ = current(p.bwd_copy, packed_w);
-    // whole panels of 32 rows (the forward copy's panels are 32 of W's rows), about 128 KB of each array
-    const std::size_t in_f = w.shape()[1];
-    if (fwd_ || bwd_) strip_ = std::max<std::size_t>(32, (std::size_t(1) << 15) / std::max<std::size_t>(in_f, 1) / 32 * 32);
-}
-
-void copy_refresh::rows(std::size_t r0, std::size_t r1) {
-    const std::size_t out_f = p_.value.shape()[0], in_f = p_.value.shape()[1];
-    const float* w = p_.value.data<float>();
-    // A copy larger than L2 would be evicted before the next forward reads it: written past the caches
-    // (no read of the old lines first). A smaller one is written through them, to be found there.
-    const bool stream = out_f * in_f * sizeof(float) > (std::size_t(2) << 20);
-    if (fwd_) blas::pack_rows(true, in_f, out_f, w, in_f, p_.fwd_copy.data.data<float>(), r0, r1, stream);
-    if (bwd_) blas::pack_rows(false, out_f, in_f, w, in_f, p_.bwd_copy.data.data<float>(), r0, r1, stream);
-}
-
-void copy_refresh::done(std::uint64_t version) {
-    if (fwd_) p_.fwd_copy.version = version;
-    if (bwd_) p_.bwd_copy.version = version;
-    p_.copies_refreshed = fwd_ || bwd_;
-}
-
-}  // namespace detail
+using detail::packed_w;
+using detail::packed_wt;
+using detail::packs;
+using detail::reused_weight;
+using detail::transposed;
+using detail::weight_copy;
 
 namespace {
 

@@ -1,20 +1,46 @@
 #pragma once
-// Keeping linear()'s packed copies of a weight current through an in-place update of the weight
-// (private: nn/optim.cpp uses it, ops/linalg.cpp implements it).
+// Copies of a recurrent weight in the layouts linear()'s products read fastest, kept in its
+// param_state (fwd_copy, bwd_copy), and kept current through an optimizer's in-place update
+// (private: ops/linalg.cpp and nn/optim.cpp use it, ops/weight_copies.cpp implements it).
 //
-// A recurrent weight is multiplied once per time step, forward and backward, by xgrad's own GEMM,
-// which reads it packed (param_state::fwd_copy, bwd_copy). An optimizer step changes the weight, and
-// packing it again in the next forward reads it from memory twice (LSTM 1024: 16 MB, 8 % of a training
-// step). The optimizer instead updates the weight in strips of rows and re-packs each strip into the
-// copies right after writing it, while it is still in cache.
+// X·Wᵀ with W [out, in] row-major is the "NT" product, and OpenBLAS's small-matrix NT path is about
+// twice as slow as its NN path at recurrent sizes (32×50·50×50: 2.8 vs 1.3 µs; 32×50·50×200: 8.6 vs
+// 4.4 µs, SkylakeX kernels; docs/performance.md). A parameter that linear() multiplies more than once
+// in a tape generation (a recurrent weight: once per time step) therefore gets a copy from its second
+// use on: Wᵀ for small weights, and for weights of 128 × 128 and more (float32, AVX-512) W packed for
+// xgrad's own kernel, which OpenBLAS would otherwise re-pack on every product (forward: Wᵀ packed;
+// backward dX = dY·W: W packed). A copy follows the parameter's version, so a value changed in
+// between is never used stale.
+//
+// An optimizer step changes the weight, and packing it again in the next forward reads it from memory
+// twice (LSTM 1024: 16 MB, 8 % of a training step). The optimizer instead updates the weight in strips
+// of rows and re-packs each strip into the copies right after writing it, while it is still in cache
+// (copy_refresh).
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
-namespace xgrad {
-struct param_state;
-}
+#include "../graph/parameter.hpp"
+#include "blas.hpp"
 
 namespace xgrad::detail {
+
+enum weight_form : int { transposed = 1, packed_wt = 2, packed_w = 3 };
+
+// Does linear() multiply `m` rows by a copy of the weight on leaf `wn` (a parameter used at least
+// twice in this generation)?
+bool reused_weight(const node& wn, std::size_t m);
+
+// Packed for xgrad's kernel (rather than transposed) at this size and dtype?
+template <class T>
+bool packs(std::size_t out_f, std::size_t in_f) {
+    return std::is_same_v<T, float> && blas::own_gemm() && out_f >= 128 && in_f >= 128 &&
+           out_f * in_f <= (std::size_t(1) << 23);
+}
+
+// The copy `wc` of weight w (leaf wn) in `form`, made or re-made unless current.
+template <class T>
+const T* weight_copy(param_state::weight_copy& wc, const node& wn, weight_form form, const tensor& w);
 
 class copy_refresh {
 public:
