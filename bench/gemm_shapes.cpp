@@ -15,7 +15,7 @@
 
 #include <xgrad/xgrad.hpp>
 
-#include "../ops/blas.hpp"
+#include "../ops/gemm/blas.hpp"
 
 namespace {
 

@@ -59,15 +59,9 @@ tensor& recorder::save(std::size_t k) {
 var recorder::finish(backward_fn rule) {
     node& n = self();
     n.backward = rule;
-    if (anomaly_enabled() && !all_finite(n.value)) {
-        std::string shapes;
-        for (std::size_t j = 0; j < n.inputs.size(); ++j)
-            shapes += (j ? ", " : "") + shape_str(t_.value(n.inputs[j]).shape());
-        std::string w = "node " + std::to_string(index_);
-        if (n.scope) w += ", scope '" + t_.scope_path(n.scope) + "'";
-        throw anomaly_error(std::string("xgrad anomaly: the forward of '") + n.op_name + "' (" + w + ", inputs " +
-                            shapes + ") produced a NaN or infinite value");
-    }
+    if (anomaly_enabled() && !all_finite(n.value))
+        throw anomaly_error(std::string("xgrad anomaly: the forward of '") + n.op_name + "' (" + t_.where(index_) +
+                            ", inputs " + t_.input_shapes(index_) + ") produced a NaN or infinite value");
     return t_.handle(index_);
 }
 

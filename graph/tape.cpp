@@ -67,9 +67,31 @@ const tensor& tape::value(std::size_t i) const {
 
 const tensor& tape::grad(std::size_t i) const {
     const node& n = nodes_[i];
-    if (n.param) return n.param->grad_filled();
+    if (n.param) return n.param->materialized_grad();
     static const tensor undefined;
-    return n.grad_ready ? n.grad : undefined;
+    if (!n.grad_ready) return undefined;
+    if (n.grad_fresh) {  // reached, nothing written: zero
+        n.grad.fill(0.0);
+        n.grad_fresh = false;
+    }
+    return n.grad;
+}
+
+std::string tape::where(std::size_t i) const {
+    const node& n = nodes_[i];
+    std::string w = "node " + std::to_string(i);
+    if (n.scope) w += ", scope '" + scope_path(n.scope) + "'";
+    return w;
+}
+
+std::string tape::input_shapes(std::size_t i) const {
+    const node& n = nodes_[i];
+    std::string s;
+    for (std::size_t j = 0; j < n.inputs.size(); ++j) {
+        if (j) s += ", ";
+        s += shape_str(value(n.inputs[j]).shape());
+    }
+    return s;
 }
 
 var tape::handle(std::uint32_t index) const {
@@ -100,6 +122,7 @@ node& tape::push(node_kind kind) {
     n.op_name = "";
     n.requires_grad = false;
     n.grad_ready = false;
+    n.grad_fresh = false;
     n.known_zero = false;
     n.scope = scope_;
     n.inputs.clear();
@@ -151,12 +174,10 @@ var tape::use(const std::shared_ptr<param_state>& p) {
     node& n = push(node_kind::parameter);
     n.param = p;
     n.name = p->name;
-    n.weight_uses = 0;
-    // A new generation makes its own copies of the weight (a value changed through a reference kept
-    // from parameter::value() would go unnoticed by the version), unless an optimizer step re-packed
-    // them since the last use (param_state::copies_refreshed).
-    if (!p->copies_refreshed) p->fwd_copy.version = p->bwd_copy.version = ~std::uint64_t{0};
-    p->copies_refreshed = false;
+    // A new forward pass may read a value changed through a reference kept from value(): a new
+    // version, unless the last change was update_in_place (param_state::version).
+    if (!p->updated_in_place) ++p->version;
+    p->updated_in_place = false;
     n.requires_grad = p->requires_grad && g_grad_enabled;
     p->tape_id = id_;
     p->tape_gen = gen_;

@@ -23,10 +23,9 @@ namespace xgrad {
 
 class tape;
 class backward_ctx;
-class tape;
-// Work a backward rule hands to the end of the sweep: f(tape, node index), once per registration.
-using sweep_end_fn = void (*)(tape&, std::uint32_t);
 struct param_state;
+// Work a backward rule hands to the moment the sweep reaches a leaf: f(tape, leaf index).
+using leaf_finisher = void (*)(tape&, std::uint32_t);
 
 // A backward rule: reads c.grad_out, c.out, c.in(i) and adds into c.grad_in(i).
 using backward_fn = void (*)(backward_ctx& c);
@@ -35,15 +34,19 @@ enum class node_kind : std::uint8_t { input, constant, parameter, op };
 
 const char* node_kind_name(node_kind k);
 
-// Settings an op fixes when its node is built (an axis, a slope, bounds, a target shape).
+// Settings an op fixes when its node is built. Each op uses the fields that name its settings.
 struct node_attrs {
-    double a = 0;
-    double b = 0;
+    double slope = 0;       // leaky_relu
+    double alpha = 0;       // elu
+    double exponent = 0;    // pow
+    double scale = 0;       // sum, mean: 1 or 1/n
+    double lo = 0, hi = 0;  // clamp, hard_tanh
     std::int64_t axis = 0;
-    std::int64_t start = 0;
-    std::int64_t stop = 0;
-    bool flag = false;
-    shape_t shape;
+    std::size_t start = 0, stop = 0;  // slice: [start, stop) along axis
+    std::size_t step = 0;   // linear_at, gru_cell_at: the time step read from the sequence
+    bool whole = false;     // sum, mean: over every element (no axis)
+    bool stacked = false;   // concat/stack: a new axis (stack) rather than an existing one (concat)
+    shape_t shape;          // reshape
 };
 
 struct node {
@@ -51,29 +54,21 @@ struct node {
     std::uint16_t op = 0;        // the op's registry id (kind == op)
     const char* op_name = "";    // the op's registry name, for messages and DOT labels
     bool requires_grad = false;
-    bool grad_ready = false;     // set by backward once grad holds this pass's gradient
-    bool known_zero = false;     // a constant made by full(shape, 0): ops may skip work it cannot change
+    bool grad_ready = false;     // reached by this pass: grad is this node's buffer (see grad_fresh)
+    // grad holds nothing yet (its contents are undefined and mean zero): the first write stores
+    mutable bool grad_fresh = false;
+    // A constant made by full(shape, 0) (a zero initial state): ops may skip work it cannot change,
+    // so that a layer's first step records the same graph as the others at no cost.
+    bool known_zero = false;
     std::uint32_t scope = 0;     // index into the tape's scope table
     xt::svector<std::uint32_t, 4> inputs;
     tensor value;                // empty for parameters: theirs lives in the parameter
-    tensor grad;
+    mutable tensor grad;         // mutable: a read of a fresh buffer zero-fills it
     std::vector<tensor> saved;   // extra tensors a backward rule needs (slots reused across steps)
     std::size_t saved_count = 0;
     node_attrs attrs;
     backward_fn backward = nullptr;
     std::shared_ptr<param_state> param;  // kind == parameter
-    // Parameter leaves only: how many ops read this leaf as a linear() weight in this generation (from
-    // the second use on, linear() multiplies by a copy of the weight kept in its param_state).
-    std::uint32_t weight_uses = 0;
-    // Parameter leaves only: the rows of dY and X of linear()'s weight-gradient products held back in
-    // this backward sweep (pointers into the tape's own buffers, which stay as they are until the
-    // sweep ends), summed as one product when the sweep ends (see ops/linalg.cpp).
-    struct deferred_product {
-        std::uint64_t sweep = 0;  // the sweep these rows belong to
-        std::vector<const void*> dy, x;
-        tensor dy_rows, x_rows;   // the rows side by side, where BLAS runs the product
-    };
-    deferred_product dw;
     std::string name;            // a user label (inputs) or the parameter's name
 };
 
@@ -104,8 +99,40 @@ public:
 private:
     friend class tape;
     std::uint64_t tape_ = 0;
-    std::uint32_t gen_ = 0;
+    std::uint64_t gen_ = 0;
     std::uint32_t index_ = 0;
+};
+
+// A gradient buffer as a backward rule receives it: in its node's shape and dtype, holding either
+// this pass's gradient so far or nothing yet (fresh(): the contents are undefined and mean zero, so
+// the first write must store rather than add). Whether to store or add is decided by the buffer's
+// state, through the helpers that write (ops/kernels.hpp: store_or_add, gemm_beta) or for_add();
+// a rule never tracks it. A buffer obtained and left unwritten stays fresh: zero.
+class grad_buffer {
+public:
+    grad_buffer(tensor& t, bool& fresh) : t_(&t), fresh_(&fresh) {}
+    bool fresh() const { return *fresh_; }
+    // Ready to add into: zero-filled first when fresh.
+    tensor& for_add() {
+        if (*fresh_) {
+            t_->fill(0.0);
+            *fresh_ = false;
+        }
+        return *t_;
+    }
+    // The buffer as it is, for a write of every element that follows fresh() (store when fresh, add
+    // otherwise); call written() once it is done.
+    tensor& raw() { return *t_; }
+    void written() { *fresh_ = false; }
+    template <class T>
+    T* data() { return t_->data<T>(); }
+    std::size_t size() const { return t_->size(); }
+    const shape_t& shape() const { return t_->shape(); }
+    xgrad::dtype dtype() const { return t_->dtype(); }
+
+private:
+    tensor* t_;
+    bool* fresh_;
 };
 
 struct scope_entry {
@@ -126,7 +153,7 @@ public:
 
     // Forget every node (keeping their memory for reuse) and start a new generation.
     void clear();
-    std::uint32_t generation() const { return gen_; }
+    std::uint64_t generation() const { return gen_; }
     std::uint64_t id() const { return id_; }
     std::size_t size() const { return size_; }
 
@@ -139,7 +166,13 @@ public:
     const node& at(std::size_t i) const { return nodes_[i]; }
     node& at(std::size_t i) { return nodes_[i]; }
     const tensor& value(std::size_t i) const;  // parameters read through to their own value
-    const tensor& grad(std::size_t i) const;   // parameters read through to their own gradient
+    // This pass's gradient of node i (parameters: their accumulated gradient); undefined when none
+    // reached it.
+    const tensor& grad(std::size_t i) const;
+    // "node 12, scope 'rnn/t=3'": where node i sits, for messages.
+    std::string where(std::size_t i) const;
+    // "[32, 50], [50, 50]": the shapes of node i's inputs, for messages.
+    std::string input_shapes(std::size_t i) const;
     var handle(std::uint32_t index) const;
 
     // Index of v on this tape; throws stale_variable_error when v belongs elsewhere or is stale.
@@ -163,20 +196,21 @@ public:
     std::size_t scope_count() const { return scopes_.size(); }
     std::string scope_path(std::uint32_t id) const;  // "rnn/t=3", "" for the root
 
+    // Node i's gradient buffer in this pass (see grad_buffer); reaching it is what this call does.
+    grad_buffer grad_buffer_of(std::uint32_t i);
+
 private:
     friend class var;
     friend class backward_ctx;
-    tensor& grad_slot(std::uint32_t input_index);
-    tensor& grad_slot_for_write(std::uint32_t input_index, bool& assign);
-    tensor& grad_slot_unfilled(std::uint32_t input_index);
     void sweep(std::uint32_t root);  // the reverse loop, once the root's gradient is seeded
-    std::uint64_t sweeps_ = 0;       // sweeps started on this tape (backward_ctx::sweep_id)
-    std::vector<std::pair<std::uint32_t, sweep_end_fn>> at_sweep_end_;
+    void finish_leaf(std::uint32_t leaf, bool anomaly);
+    // Leaf finishers registered in this sweep (backward_ctx::finish_at_leaf).
+    std::vector<std::pair<std::uint32_t, leaf_finisher>> finishers_;
 
     std::vector<node> nodes_;
     std::size_t size_ = 0;
     std::uint64_t id_;
-    std::uint32_t gen_ = 1;
+    std::uint64_t gen_ = 1;
     tape* previous_;
     std::vector<scope_entry> scopes_;
     std::unordered_map<std::string, std::uint32_t> scope_ids_;
@@ -184,8 +218,7 @@ private:
 };
 
 // What a backward rule sees. The same words in every rule: grad_out (dL/d out), out (the saved
-// result), in(i) (input values), needs_grad(i), and grad_in(i), the input's gradient buffer
-// (zero on first use in a pass, in the input's shape) that the rule adds into.
+// result), in(i) (input values), needs_grad(i), and grad_in(i), input i's gradient buffer.
 class backward_ctx {
 public:
     backward_ctx(tape& t, std::uint32_t index);
@@ -197,22 +230,16 @@ public:
     const tensor& in(std::size_t i) const { return t_.value(self.inputs[i]); }
     bool needs_grad(std::size_t i) const { return t_.at(self.inputs[i]).requires_grad; }
     bool in_known_zero(std::size_t i) const { return t_.at(self.inputs[i]).known_zero; }
-    node& in_node(std::size_t i) { return t_.at(self.inputs[i]); }  // for caches kept on an input's node
-    // This sweep's number (distinct for every sweep of the tape), and a way to run f(tape, node) once
-    // the sweep has visited every node: for work that is cheaper done once for many rules (a
-    // recurrent weight's gradient summed over all time steps in one product).
-    std::uint64_t sweep_id() const { return t_.sweeps_; }
-    void at_sweep_end(std::uint32_t node_index, sweep_end_fn f) { t_.at_sweep_end_.emplace_back(node_index, f); }
-    tensor& grad_in(std::size_t i) { return t_.grad_slot(self.inputs[i]); }
-    // For a rule that writes every element of input i's gradient: the same buffer, but when this rule
-    // is the first to reach it in this pass it is not zero-filled and `assign` is true: the rule must
-    // then store (=) rather than add (+=). Saves a memset and a read per element on the hot path.
-    tensor& grad_in_overwrite(std::size_t i, bool& assign) { return t_.grad_slot_for_write(self.inputs[i], assign); }
-    // Input i's gradient buffer, reached but left as it is: for a rule that defers its write to the
-    // sweep's end (at_sweep_end) and decides there between = and += (a parameter's grad_zero).
-    tensor& grad_in_deferred(std::size_t i) { return t_.grad_slot_unfilled(self.inputs[i]); }
+    grad_buffer grad_in(std::size_t i) { return t_.grad_buffer_of(self.inputs[i]); }
     const node_attrs& attrs() const { return self.attrs; }
     const tensor& saved(std::size_t k) const { return self.saved[k]; }
+    tape& owner() { return t_; }
+    // Hands work on input i's gradient to the moment the sweep reaches that input's leaf, when every
+    // op reading the leaf has run: f(tape, leaf) runs then, once per sweep, before the leaf's
+    // gradient counts as complete (parameter::add_grad_hook). Returns true for the first
+    // registration of f for that leaf in this sweep. For a sum over many rules that is cheaper done
+    // once (a recurrent weight's gradient over all time steps in one product).
+    bool finish_at_leaf(std::size_t i, leaf_finisher f);
 
 private:
     tape& t_;

@@ -4,7 +4,6 @@
 #include <cmath>
 #include <map>
 
-#include "../ops/weight_copies.hpp"
 
 namespace xgrad::nn {
 
@@ -14,7 +13,7 @@ named_parameters_t name_list(const std::vector<parameter>& ps) {
     named_parameters_t out;
     for (std::size_t i = 0; i < ps.size(); ++i) {
         std::string name = ps[i].name();
-        if (name.empty()) name = std::string(1, 'p').append(std::to_string(i));  // (not "p" + ...: GCC 12 -Wrestrict)
+        if (name.empty()) name = std::string(1, 'p').append(std::to_string(i));
         out.emplace_back(std::move(name), ps[i]);
     }
     return out;
@@ -98,24 +97,6 @@ void optimizer::step() {
         ++state_[i].count;
     }
     ++steps_;
-}
-
-void optimizer::strips(parameter& p, void (*body)(void*, std::size_t, std::size_t), void* ctx) {
-    param_state& s = *p.state_ptr();
-    detail::copy_refresh refresh(s);  // before the version moves on
-    (void)p.value();                  // the update changes the value: its version moves on
-    const std::size_t rows = refresh.strip_rows(), n = s.value.size();
-    if (rows == 0) {
-        body(ctx, 0, n);
-        return;
-    }
-    const std::size_t out = s.value.shape()[0], cols = s.value.shape()[1];
-    for (std::size_t r0 = 0; r0 < out; r0 += rows) {
-        const std::size_t r1 = std::min(out, r0 + rows);
-        body(ctx, r0 * cols, r1 * cols);
-        refresh.rows(r0, r1);
-    }
-    refresh.done(s.version);
 }
 
 void optimizer::zero_grad() {

@@ -73,22 +73,11 @@ protected:
         std::vector<tensor> buf;
         std::uint64_t count = 0;
     };
-    // Apply one update to p (value, grad and buffers already checked: same dtype and size).
+    // Apply one update to p (value, grad and buffers already checked: same dtype and size), writing
+    // the value through parameter::update_in_place.
     virtual void update(parameter& p, param_slots& s) = 0;
 
-    // For an update that writes p's value in place, elementwise: runs body(begin, end) over the
-    // elements [0, p.size()) in pieces and counts as a change of the value (as p.value() does). Where
-    // linear() keeps packed copies of p for xgrad's GEMM (a recurrent weight, multiplied once per time
-    // step), the pieces are strips of rows, each re-packed into the copies while it is still in cache:
-    // the next forward then finds the copies current instead of packing the weight from memory again.
-    // Take the value's pointer from p.state_ptr()->value (p.value() would mark the copies stale first).
-    template <class F>
-    void for_each_strip(parameter& p, F body) {
-        strips(p, [](void* f, std::size_t b, std::size_t e) { (*static_cast<F*>(f))(b, e); }, &body);
-    }
-
 private:
-    void strips(parameter& p, void (*body)(void*, std::size_t, std::size_t), void* ctx);
     void validate();
     void prepare(std::size_t i);
     std::string name_;

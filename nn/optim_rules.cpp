@@ -19,16 +19,11 @@ std::string num(double v) {
     return s.str();
 }
 
-// Calls f(T* w, const T* g, buf) with the typed raw pointers of a parameter. The value is read
-// through the state: the loop runs in optimizer::for_each_strip, which accounts for the change.
+// Calls f(T{}, g) with T the parameter's dtype and g its gradient's typed data.
 template <class F>
-void with_raw(parameter& p, std::vector<tensor>& buf, F&& f) {
-    tensor& value = p.state_ptr()->value;
-    if (p.dtype() == dtype::float32) {
-        f(value.data<float>(), p.grad().data<float>(), buf);
-    } else {
-        f(value.data<double>(), p.grad().data<double>(), buf);
-    }
+void with_grad(parameter& p, F&& f) {
+    if (p.dtype() == dtype::float32) f(float{}, p.grad().data<float>());
+    else f(double{}, p.grad().data<double>());
 }
 
 template <class T>
@@ -57,26 +52,25 @@ sgd::sgd(const std::vector<parameter>& ps, const sgd_options& o) : optimizer("sg
 
 void sgd::update(parameter& p, param_slots& s) {
     const bool first = s.count == 0;
-    auto run = [&](auto* w, const auto* g, std::vector<tensor>& buf) {
-        using T = std::remove_pointer_t<decltype(w)>;
+    with_grad(p, [&](auto z, const auto* g) {
+        using T = decltype(z);
         const T rate = static_cast<T>(lr()), wd = static_cast<T>(o_.weight_decay), mu = static_cast<T>(o_.momentum),
                 damp = static_cast<T>(1 - o_.dampening);
         if (o_.momentum == 0) {
-            for_each_strip(p, [&](std::size_t i0, std::size_t i1) {
+            p.update_in_place<T>([&](T* w, std::size_t i0, std::size_t i1) {
                 for (std::size_t i = i0; i < i1; ++i) w[i] -= rate * (g[i] + wd * w[i]);
             });
             return;
         }
-        T* b = slot<T>(buf, 0);
-        for_each_strip(p, [&](std::size_t i0, std::size_t i1) {
+        T* b = slot<T>(s.buf, 0);
+        p.update_in_place<T>([&](T* w, std::size_t i0, std::size_t i1) {
             for (std::size_t i = i0; i < i1; ++i) {
                 const T gi = g[i] + wd * w[i];
                 b[i] = first ? gi : mu * b[i] + damp * gi;
                 w[i] -= rate * (o_.nesterov ? gi + mu * b[i] : b[i]);
             }
         });
-    };
-    with_raw(p, s.buf, run);
+    });
 }
 
 // ---- Adam / AdamW ------------------------------------------------------------------------------------
@@ -114,10 +108,10 @@ template <class T>
 struct adam_coeffs {
     T b1, b2, eps, l2, shrink, step, inv_sqrt_bc2;
 };
-// Elements [0, n) of one strip. The pointers are parameters marked __restrict (distinct buffers), so
-// GCC vectorises the loop; pointers captured by a lambda lose that and leave it scalar (3× slower).
+// Elements [0, n) of one range. The pointers are parameters marked __restrict (distinct buffers), so
+// GCC vectorises the loop; pointers captured by a lambda lose that and leave it scalar.
 template <class T>
-void adam_strip(std::size_t n, T* __restrict w, const T* __restrict g, T* __restrict m, T* __restrict v,
+void adam_range(std::size_t n, T* __restrict w, const T* __restrict g, T* __restrict m, T* __restrict v,
                 const adam_coeffs<T>& c) {
     const T b1 = c.b1, b2 = c.b2, eps = c.eps, l2 = c.l2, shrink = c.shrink, step = c.step, ibc2 = c.inv_sqrt_bc2;
     for (std::size_t i = 0; i < n; ++i) {
@@ -133,10 +127,10 @@ void adam_strip(std::size_t n, T* __restrict w, const T* __restrict g, T* __rest
 void adam::update(parameter& p, param_slots& s) {
     const double t = static_cast<double>(s.count + 1);
     const double bc1 = 1 - std::pow(o_.beta1, t), bc2 = 1 - std::pow(o_.beta2, t);
-    auto run = [&](auto* w, const auto* g, std::vector<tensor>& buf) {
-        using T = std::remove_pointer_t<decltype(w)>;
-        T* m = slot<T>(buf, 0);
-        T* v = slot<T>(buf, 1);
+    with_grad(p, [&](auto z, const auto* g) {
+        using T = decltype(z);
+        T* m = slot<T>(s.buf, 0);
+        T* v = slot<T>(s.buf, 1);
         // PyTorch: step lr/bc1, denominator √v/√bc2 + ε.  Keras: step lr·√bc2/bc1, denominator √v + ε.
         const adam_coeffs<T> c{
             .b1 = static_cast<T>(o_.beta1),
@@ -147,9 +141,10 @@ void adam::update(parameter& p, param_slots& s) {
             .step = static_cast<T>(o_.keras_epsilon ? lr() * std::sqrt(bc2) / bc1 : lr() / bc1),
             .inv_sqrt_bc2 = static_cast<T>(o_.keras_epsilon ? 1.0 : 1 / std::sqrt(bc2)),
         };
-        for_each_strip(p, [&](std::size_t i0, std::size_t i1) { adam_strip(i1 - i0, w + i0, g + i0, m + i0, v + i0, c); });
-    };
-    with_raw(p, s.buf, run);
+        p.update_in_place<T>([&](T* w, std::size_t i0, std::size_t i1) {
+            adam_range(i1 - i0, w + i0, g + i0, m + i0, v + i0, c);
+        });
+    });
 }
 
 // ---- RMSprop -----------------------------------------------------------------------------------------
@@ -173,15 +168,15 @@ rmsprop::rmsprop(const std::vector<parameter>& ps, const rmsprop_options& o)
     : optimizer("rmsprop", ps, o.lr, rmsprop_slots(o)), o_(o) {}
 
 void rmsprop::update(parameter& p, param_slots& s) {
-    auto run = [&](auto* w, const auto* g, std::vector<tensor>& buf) {
-        using T = std::remove_pointer_t<decltype(w)>;
-        T* sq = slot<T>(buf, 0);
-        T* avg = o_.centered ? slot<T>(buf, 1) : nullptr;
-        T* mom = o_.momentum > 0 ? slot<T>(buf, o_.centered ? 2 : 1) : nullptr;
+    with_grad(p, [&](auto z, const auto* g) {
+        using T = decltype(z);
+        T* sq = slot<T>(s.buf, 0);
+        T* avg = o_.centered ? slot<T>(s.buf, 1) : nullptr;
+        T* mom = o_.momentum > 0 ? slot<T>(s.buf, o_.centered ? 2 : 1) : nullptr;
         const T a = static_cast<T>(o_.alpha), eps = static_cast<T>(o_.eps), rate = static_cast<T>(lr()),
                 wd = static_cast<T>(o_.weight_decay), mu = static_cast<T>(o_.momentum);
         const bool keras = o_.keras_epsilon;
-        for_each_strip(p, [&](std::size_t i0, std::size_t i1) {
+        p.update_in_place<T>([&](T* w, std::size_t i0, std::size_t i1) {
             for (std::size_t i = i0; i < i1; ++i) {
                 const T gi = g[i] + wd * w[i];
                 sq[i] = a * sq[i] + (1 - a) * gi * gi;
@@ -199,8 +194,7 @@ void rmsprop::update(parameter& p, param_slots& s) {
                 }
             }
         });
-    };
-    with_raw(p, s.buf, run);
+    });
 }
 
 }  // namespace xgrad::nn

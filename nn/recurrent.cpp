@@ -88,7 +88,7 @@ var recurrent_base::project_both_biases(const var& x, std::size_t l) const {
 }
 
 var recurrent_base::recur_plus(const var& h, const var& a, std::size_t t, std::size_t l) const {
-    return xgrad::linear_step(h, layers_[l].w_hh, a, t);
+    return xgrad::linear_at(h, layers_[l].w_hh, a, t);
 }
 
 var recurrent_base::recur(const var& h, std::size_t l) const {
@@ -211,7 +211,7 @@ var gru::operator()(const var& x, const std::vector<var>& h0) {
         var operator()(std::size_t l, const var& a, std::size_t t) {
             const std::size_t H = self.opt_.hidden_size;
             // fused: x_t's r, z, n read in place from a[:, t]; h's r, z, n from h·W_hhᵀ + b_hh
-            if (self.opt_.fused) return h = gru_cell_step(a, self.recur(h, l), h, t);
+            if (self.opt_.fused) return h = gru_cell_at(a, self.recur(h, l), h, t);
             var a_t = select(a, 1, t);   // [batch, 3H]: x_t's r, z, n
             var r_t = self.recur(h, l);  // [batch, 3H]: r, z, n
             var rz = sigmoid(slice(a_t, 1, 0, 2 * H) + slice(r_t, 1, 0, 2 * H));

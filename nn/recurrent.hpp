@@ -70,7 +70,7 @@ protected:
     var project(const var& x, std::size_t l) const;  // x·W_ihᵀ + b_ih: [batch, time, G·H]
     var recur(const var& h, std::size_t l) const;     // h·W_hhᵀ + b_hh: [batch, G·H]
     // rnn and lstm add the two projections, so their biases go in once: a = x·W_ihᵀ + (b_ih + b_hh) for
-    // the whole sequence, then each step is one op, h·W_hhᵀ + a[:, t] (linear_step: step t of a read in
+    // the whole sequence, then each step is one op, h·W_hhᵀ + a[:, t] (linear_at: step t of a read in
     // place).
     var project_both_biases(const var& x, std::size_t l) const;
     var recur_plus(const var& h, const var& a, std::size_t t, std::size_t l) const;

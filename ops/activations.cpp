@@ -32,12 +32,12 @@ void relu_backward(backward_ctx& c) {
 }
 // y = x > 0 ? x : s x   dx = dy (x > 0 ? 1 : s); at x = 0 the slope s is used
 void leaky_relu_backward(backward_ctx& c) {
-    const double s = c.attrs().a;
+    const double s = c.attrs().slope;
     unary_grad(c, [s](auto dy, auto, auto x) { return x > 0 ? dy : static_cast<decltype(dy)>(s) * dy; });
 }
 // y = x > 0 ? x : a (e^x - 1)   dx = dy (x > 0 ? 1 : y + a); at x = 0 that is a (1 when a = 1)
 void elu_backward(backward_ctx& c) {
-    const double a = c.attrs().a;
+    const double a = c.attrs().alpha;
     unary_grad(c, [a](auto dy, auto y, auto x) { return x > 0 ? dy : dy * (y + static_cast<decltype(dy)>(a)); });
 }
 // y = x Φ(x)   dx = dy (Φ(x) + x φ(x)),  Φ the normal CDF, φ its density
@@ -55,7 +55,7 @@ void softplus_backward(backward_ctx& c) {
 }
 // y = clamp(x, lo, hi)   dx = dy where lo < x < hi; 0 outside and at the kinks (PyTorch's choice)
 void hard_tanh_backward(backward_ctx& c) {
-    const double lo = c.attrs().a, hi = c.attrs().b;
+    const double lo = c.attrs().lo, hi = c.attrs().hi;
     unary_grad(c, [=](auto dy, auto, auto x) { return (x > lo && x < hi) ? dy : decltype(dy)(0); });
 }
 
@@ -65,7 +65,7 @@ template <class Red, class Grad>
 void along_axis_grad(backward_ctx& c, Red red, Grad grad) {
     if (!c.needs_grad(0)) return;
     const auto sp = split_at(c.out.shape(), static_cast<std::size_t>(c.attrs().axis));
-    tensor& gx = c.grad_in(0);
+    tensor& gx = c.grad_in(0).for_add();
     with_dtype(gx.dtype(), [&](auto t) {
         using T = decltype(t);
         const T* y = c.out.data<T>();
@@ -96,7 +96,7 @@ void log_softmax_backward(backward_ctx& c) {
 }
 
 var softmax_impl(op id, const var& x, std::int64_t axis, bool log_form) {
-    auto r = begin(id, {x});
+    auto r = record(id, {x});
     const tensor& a = r.in(0);
     if (a.dim() == 0) throw_shape_error(op_name(id), "needs at least one dimension");
     const std::size_t ax = norm_axis(id, axis, a.dim());
@@ -127,7 +127,7 @@ var softmax_impl(op id, const var& x, std::int64_t axis, bool log_form) {
 }  // namespace
 
 var tanh(const var& x) {
-    auto r = begin(op::tanh, {x});
+    auto r = record(op::tanh, {x});
     const tensor& a = r.in(0);
     tensor& y = r.out(a.shape(), a.dtype());
     with_dtype(a.dtype(), [&](auto t) {
@@ -138,7 +138,7 @@ var tanh(const var& x) {
 }
 
 var sigmoid(const var& x) {
-    auto r = begin(op::sigmoid, {x});
+    auto r = record(op::sigmoid, {x});
     const tensor& a = r.in(0);
     tensor& y = r.out(a.shape(), a.dtype());
     with_dtype(a.dtype(), [&](auto t) {
@@ -154,14 +154,14 @@ var relu(const var& x) {
 
 var leaky_relu(const var& x, double slope) {
     node_attrs at;
-    at.a = slope;
+    at.slope = slope;
     return unary(op::leaky_relu, x, leaky_relu_backward,
                  [slope](auto v) { return v > 0 ? v : static_cast<decltype(v)>(slope) * v; }, at);
 }
 
 var elu(const var& x, double alpha) {
     node_attrs at;
-    at.a = alpha;
+    at.alpha = alpha;
     return unary(op::elu, x, elu_backward,
                  [alpha](auto v) { return v > 0 ? v : static_cast<decltype(v)>(alpha) * std::expm1(v); }, at);
 }
@@ -181,10 +181,10 @@ var softplus(const var& x) {
 
 var hard_tanh(const var& x, double lo, double hi) {
     if (!(lo < hi))
-        throw_argument_error("hard_tanh", "lo (" + std::to_string(lo) + ") must be below hi (" + std::to_string(hi) + ")");
+        throw_argument_error(op_name(op::hard_tanh), "lo (" + std::to_string(lo) + ") must be below hi (" + std::to_string(hi) + ")");
     node_attrs at;
-    at.a = lo;
-    at.b = hi;
+    at.lo = lo;
+    at.hi = hi;
     return unary(op::hard_tanh, x, hard_tanh_backward,
                  [=](auto v) {
                      using T = decltype(v);

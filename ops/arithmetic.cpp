@@ -15,7 +15,7 @@ namespace {
 
 template <class F>
 var binary(op id, const var& a, const var& b, backward_fn rule, F f) {
-    auto r = begin(id, {a, b});
+    auto r = record(id, {a, b});
     const tensor& x = r.in(0);
     const tensor& y = r.in(1);
     const shape_t shape = broadcast_shapes(op_name(id), x.shape(), y.shape());
@@ -52,25 +52,18 @@ void binary_grad(backward_ctx& c, FA fa, FB fb) {
             const T* __restrict p = ap;
             const T* __restrict q = bp;
             const T* __restrict g = dy;
-            const std::size_t n = c.out.size();
-            bool assign = false;
-            if (c.needs_grad(0)) {
-                T* d = c.grad_in_overwrite(0, assign).data<T>();
-                store_or_add(d, n, assign, [&](std::size_t i) { return fa(g[i], p[i], q[i]); });
-            }
-            if (c.needs_grad(1)) {  // after input 0: mul(x, x) adds its second share to the first
-                T* d = c.grad_in_overwrite(1, assign).data<T>();
-                store_or_add(d, n, assign, [&](std::size_t i) { return fb(g[i], p[i], q[i]); });
-            }
+            if (c.needs_grad(0)) store_or_add<T>(c.grad_in(0), [&](std::size_t i) { return fa(g[i], p[i], q[i]); });
+            // after input 0: mul(x, x) adds its second share to the first
+            if (c.needs_grad(1)) store_or_add<T>(c.grad_in(1), [&](std::size_t i) { return fb(g[i], p[i], q[i]); });
             return;
         }
         if (c.needs_grad(0)) {
-            T* da = c.grad_in(0).data<T>();
+            T* da = c.grad_in(0).for_add().data<T>();
             for_each_broadcast(c.out.shape(), a.shape(), b.shape(),
                                [&](std::size_t o, std::size_t i, std::size_t j) { da[i] += fa(dy[o], ap[i], bp[j]); });
         }
         if (c.needs_grad(1)) {
-            T* db = c.grad_in(1).data<T>();
+            T* db = c.grad_in(1).for_add().data<T>();
             for_each_broadcast(c.out.shape(), a.shape(), b.shape(),
                                [&](std::size_t o, std::size_t i, std::size_t j) { db[j] += fb(dy[o], ap[i], bp[j]); });
         }
@@ -100,7 +93,7 @@ void neg_backward(backward_ctx& c) {
 }
 // y = x^p   dx = dy p x^(p-1)
 void pow_backward(backward_ctx& c) {
-    const double p = c.attrs().a;
+    const double p = c.attrs().exponent;
     unary_grad(c, [p](auto dy, auto, auto x) {
         using T = decltype(x);
         return dy * static_cast<T>(p) * static_cast<T>(std::pow(x, static_cast<T>(p - 1)));
@@ -128,7 +121,7 @@ void square_backward(backward_ctx& c) {
 }
 // y = clamp(x, lo, hi)   dx = dy where lo <= x <= hi (the bounds included, as PyTorch), else 0
 void clamp_backward(backward_ctx& c) {
-    const double lo = c.attrs().a, hi = c.attrs().b;
+    const double lo = c.attrs().lo, hi = c.attrs().hi;
     unary_grad(c, [=](auto dy, auto, auto x) { return (x >= lo && x <= hi) ? dy : decltype(dy)(0); });
 }
 
@@ -142,7 +135,7 @@ var neg(const var& x) { return unary(op::neg, x, neg_backward, [](auto v) { retu
 
 var pow(const var& x, double p) {
     node_attrs at;
-    at.a = p;
+    at.exponent = p;
     return unary(op::pow, x, pow_backward,
                  [p](auto v) { return static_cast<decltype(v)>(std::pow(v, static_cast<decltype(v)>(p))); }, at);
 }
@@ -154,10 +147,10 @@ var square(const var& x) { return unary(op::square, x, square_backward, [](auto 
 
 var clamp(const var& x, double lo, double hi) {
     if (!(lo <= hi))
-        throw_argument_error("clamp", "lo (" + std::to_string(lo) + ") must not exceed hi (" + std::to_string(hi) + ")");
+        throw_argument_error(op_name(op::clamp), "lo (" + std::to_string(lo) + ") must not exceed hi (" + std::to_string(hi) + ")");
     node_attrs at;
-    at.a = lo;
-    at.b = hi;
+    at.lo = lo;
+    at.hi = hi;
     return unary(op::clamp, x, clamp_backward,
                  [=](auto v) {
                      using T = decltype(v);

@@ -45,10 +45,26 @@ void vstore(T* p, const V& v) {
     if constexpr (std::is_same_v<V, T>) *p = v;
     else v.store_unaligned(p);
 }
-// d = v, or d += v when the buffer already holds other contributions.
+// d = v into a gradient buffer that holds nothing yet (`store`), else d += v.
 template <class V, class T>
-void vput(T* p, const V& v, bool assign) {
-    vstore(p, assign ? v : vload<V>(p) + v);
+void vput(T* p, const V& v, bool store) {
+    vstore(p, store ? v : vload<V>(p) + v);
+}
+
+// A gradient buffer's data and whether to store into it (kernels.hpp: the buffer's state decides),
+// or null when the input needs no gradient. The buffer counts as written from here on.
+template <class T>
+struct grad_out_ptr {
+    T* p = nullptr;
+    bool store = false;
+};
+template <class T>
+grad_out_ptr<T> writable(backward_ctx& c, std::size_t i) {
+    if (!c.needs_grad(i)) return {};
+    grad_buffer g = c.grad_in(i);
+    grad_out_ptr<T> r{g.data<T>(), g.fresh()};
+    g.written();
+    return r;
 }
 template <class V>
 V sigm(const V& x) {
@@ -77,9 +93,10 @@ void lstm_state_backward(backward_ctx& c) {
         const T* act = c.saved(0).data<T>();
         const T* cp = c.in(1).data<T>();
         const T* dc = c.grad_out.data<T>();
-        T* dg = c.needs_grad(0) ? c.grad_in(0).data<T>() : nullptr;  // shared with lstm_output's dg_o
-        bool assign = false;
-        T* dcp = c.needs_grad(1) ? c.grad_in_overwrite(1, assign).data<T>() : nullptr;
+        T* dg = c.needs_grad(0) ? c.grad_in(0).for_add().data<T>() : nullptr;  // shared with lstm_output's dg_o
+        const grad_out_ptr<T> dcp_w = writable<T>(c, 1);
+        T* const dcp = dcp_w.p;
+        const bool store_c = dcp_w.store;
         for (std::size_t b = 0; b < rows; ++b) {
             const T* a = act + b * 3 * H;
             lanes<T>(H, [&](auto v, std::size_t j) {
@@ -92,7 +109,7 @@ void lstm_state_backward(backward_ctx& c) {
                     vput(r + H + j, d * vload<V>(cp + b * H + j) * f * (V(1) - f), false);
                     vput(r + 2 * H + j, d * i * (V(1) - u * u), false);
                 }
-                if (dcp) vput(dcp + b * H + j, d * f, assign);
+                if (dcp) vput(dcp + b * H + j, d * f, store_c);
             });
         }
     });
@@ -107,18 +124,21 @@ void lstm_output_backward(backward_ctx& c) {
         using T = decltype(t);
         const T* act = c.saved(0).data<T>();
         const T* dh = c.grad_out.data<T>();
-        bool assign_g = false, assign_c = false;
-        T* dg = c.needs_grad(0) ? c.grad_in_overwrite(0, assign_g).data<T>() : nullptr;
-        T* dc = c.needs_grad(1) ? c.grad_in_overwrite(1, assign_c).data<T>() : nullptr;
+        const grad_out_ptr<T> dg_w = writable<T>(c, 0);
+        T* const dg = dg_w.p;
+        const bool store_g = dg_w.store;
+        const grad_out_ptr<T> dc_w = writable<T>(c, 1);
+        T* const dc = dc_w.p;
+        const bool store_c = dc_w.store;
         for (std::size_t b = 0; b < rows; ++b) {
-            if (dg && assign_g)
+            if (dg && store_g)
                 for (std::size_t j = 0; j < 3 * H; ++j) dg[b * 4 * H + j] = T(0);
             const T* a = act + b * 2 * H;
             lanes<T>(H, [&](auto v, std::size_t j) {
                 using V = decltype(v);
                 const V o = vload<V>(a + j), u = vload<V>(a + H + j), d = vload<V>(dh + b * H + j);
-                if (dg) vput(dg + b * 4 * H + 3 * H + j, d * u * o * (V(1) - o), assign_g);
-                if (dc) vput(dc + b * H + j, d * o * (V(1) - u * u), assign_c);
+                if (dg) vput(dg + b * 4 * H + 3 * H + j, d * u * o * (V(1) - o), store_g);
+                if (dc) vput(dc + b * H + j, d * o * (V(1) - u * u), store_c);
             });
         }
     });
@@ -127,24 +147,30 @@ void lstm_output_backward(backward_ctx& c) {
 // h = (1 − z) ⊙ n + z ⊙ h_prev, r = σ(x_r + h_r), z = σ(x_z + h_z), n = tanh(x_n + r ⊙ h_n); saved: [r | z | n]
 // dh_prev = dh z;  a_z = dh (h_prev − n) z(1 − z);  a_n = dh (1 − z)(1 − n²);  a_r = a_n h_n r(1 − r)
 // dx = [a_r | a_z | a_n],  dh_gates = [a_r | a_z | a_n ⊙ r]
-// gru_cell_step: x is step t of a sequence [batch, T, 3H]; dx goes to that step's rows of its gradient
+// gru_cell_at: x is step t of a sequence [batch, T, 3H]; dx goes to that step's rows of its gradient
 // (zero-filled once for all steps), so no copy of x_t forward and none of dx backward.
 void gru_cell_backward(backward_ctx& c) {
     const tensor& xg = c.in(0);
-    const bool at_step = static_cast<op>(c.self.op) == op::gru_cell_step;
+    const bool at_step = static_cast<op>(c.self.op) == op::gru_cell_at;
     const std::size_t rows = xg.shape()[0], H = xg.shape().back() / 3;
     const std::size_t ldx = at_step ? xg.shape()[1] * 3 * H : 3 * H;  // dx's rows, this far apart
-    const std::size_t first = at_step ? static_cast<std::size_t>(c.attrs().start) * 3 * H : 0;
+    const std::size_t first = at_step ? c.attrs().step * 3 * H : 0;
     with_dtype(xg.dtype(), [&](auto t) {
         using T = decltype(t);
         const T* act = c.saved(0).data<T>();
         const T* hp = c.in(1).data<T>();
         const T* prev = c.in(2).data<T>();
         const T* dh = c.grad_out.data<T>();
-        bool ax = false, ah = false, ap = false;
-        T* dx = !c.needs_grad(0) ? nullptr : at_step ? c.grad_in(0).data<T>() + first : c.grad_in_overwrite(0, ax).data<T>();
-        T* dhg = c.needs_grad(1) ? c.grad_in_overwrite(1, ah).data<T>() : nullptr;
-        T* dprev = c.needs_grad(2) ? c.grad_in_overwrite(2, ap).data<T>() : nullptr;
+        // dx: one step's rows of the sequence's gradient, added to (the other steps' rows are theirs)
+        grad_out_ptr<T> dx{};
+        if (at_step && c.needs_grad(0)) dx = {c.grad_in(0).for_add().data<T>() + first, false};
+        else if (!at_step) dx = writable<T>(c, 0);
+        const grad_out_ptr<T> dhg_w = writable<T>(c, 1);
+        T* const dhg = dhg_w.p;
+        const bool store_h = dhg_w.store;
+        const grad_out_ptr<T> dprev_w = writable<T>(c, 2);
+        T* const dprev = dprev_w.p;
+        const bool store_p = dprev_w.store;
         for (std::size_t b = 0; b < rows; ++b) {
             const T* a = act + b * 3 * H;
             const T* hn = hp + b * 3 * H + 2 * H;
@@ -155,19 +181,19 @@ void gru_cell_backward(backward_ctx& c) {
                 const V az = d * (p - n) * z * (V(1) - z);
                 const V an = d * (V(1) - z) * (V(1) - n * n);
                 const V ar = an * vload<V>(hn + j) * r * (V(1) - r);
-                if (dx) {
-                    T* o = dx + b * ldx;
-                    vput(o + j, ar, ax);
-                    vput(o + H + j, az, ax);
-                    vput(o + 2 * H + j, an, ax);
+                if (dx.p) {
+                    T* o = dx.p + b * ldx;
+                    vput(o + j, ar, dx.store);
+                    vput(o + H + j, az, dx.store);
+                    vput(o + 2 * H + j, an, dx.store);
                 }
                 if (dhg) {
                     T* o = dhg + b * 3 * H;
-                    vput(o + j, ar, ah);
-                    vput(o + H + j, az, ah);
-                    vput(o + 2 * H + j, an * r, ah);
+                    vput(o + j, ar, store_h);
+                    vput(o + H + j, az, store_h);
+                    vput(o + 2 * H + j, an * r, store_h);
                 }
-                if (dprev) vput(dprev + b * H + j, d * z, ap);
+                if (dprev) vput(dprev + b * H + j, d * z, store_p);
             });
         }
     });
@@ -208,7 +234,7 @@ var cell(recorder& r, std::size_t rows, std::size_t H, std::size_t k, backward_f
 }  // namespace
 
 var lstm_state(const var& gates, const var& c_prev) {
-    auto r = begin(op::lstm_state, {gates, c_prev});
+    auto r = record(op::lstm_state, {gates, c_prev});
     const std::size_t H = check_gates(op::lstm_state, r.in(0), 4, r.in(1), "gates", "c_prev");
     return cell(r, r.in(0).shape()[0], H, 3, lstm_state_backward, [H](auto v, std::size_t j, auto in, auto* o, auto* a) {
         using V = decltype(v);
@@ -222,7 +248,7 @@ var lstm_state(const var& gates, const var& c_prev) {
 }
 
 var lstm_output(const var& gates, const var& c) {
-    auto r = begin(op::lstm_output, {gates, c});
+    auto r = record(op::lstm_output, {gates, c});
     const std::size_t H = check_gates(op::lstm_output, r.in(0), 4, r.in(1), "gates", "c");
     return cell(r, r.in(0).shape()[0], H, 2, lstm_output_backward, [H](auto v, std::size_t j, auto in, auto* o, auto* a) {
         using V = decltype(v);
@@ -234,7 +260,7 @@ var lstm_output(const var& gates, const var& c) {
 }
 
 namespace {
-// The GRU step's elementwise part, for gru_cell and gru_cell_step (in[0]: x's gates, in[1]: h's gates,
+// The GRU step's elementwise part, for gru_cell and gru_cell_at (in[0]: x's gates, in[1]: h's gates,
 // in[2]: h_prev, one row each).
 struct gru_forward {
     std::size_t H;
@@ -254,27 +280,27 @@ struct gru_forward {
 }  // namespace
 
 var gru_cell(const var& x_gates, const var& h_gates, const var& h_prev) {
-    auto r = begin(op::gru_cell, {x_gates, h_gates, h_prev});
+    auto r = record(op::gru_cell, {x_gates, h_gates, h_prev});
     if (!same_shape(r.in(0).shape(), r.in(1).shape()))
-        throw_shape_error("gru_cell", "x_gates " + shape_str(r.in(0).shape()) + " and h_gates " +
+        throw_shape_error(op_name(op::gru_cell), "x_gates " + shape_str(r.in(0).shape()) + " and h_gates " +
                                           shape_str(r.in(1).shape()) + " differ (both are [batch, 3·hidden])");
     const std::size_t H = check_gates(op::gru_cell, r.in(0), 3, r.in(2), "x_gates", "h_prev");
     return cell(r, r.in(0).shape()[0], H, 3, gru_cell_backward, gru_forward{H});
 }
 
-var gru_cell_step(const var& seq, const var& h_gates, const var& h_prev, std::size_t t) {
-    auto r = begin(op::gru_cell_step, {seq, h_gates, h_prev});
+var gru_cell_at(const var& seq, const var& h_gates, const var& h_prev, std::size_t t) {
+    auto r = record(op::gru_cell_at, {seq, h_gates, h_prev});
     const shape_t& as = r.in(0).shape();
     const shape_t& hs = r.in(1).shape();
-    const std::size_t H = check_gates(op::gru_cell_step, r.in(1), 3, r.in(2), "h_gates", "h_prev");
+    const std::size_t H = check_gates(op::gru_cell_at, r.in(1), 3, r.in(2), "h_gates", "h_prev");
     if (as.size() != 3 || as[0] != hs[0] || as[2] != hs[1])
-        throw_shape_error("gru_cell_step", "sequence " + shape_str(as) + " does not match h_gates " + shape_str(hs) +
+        throw_shape_error(op_name(op::gru_cell_at), "sequence " + shape_str(as) + " does not match h_gates " + shape_str(hs) +
                                                " (expected sequence [batch, T, 3·hidden] and h_gates [batch, 3·hidden])");
     if (t >= as[1])
-        throw_argument_error("gru_cell_step", "step " + std::to_string(t) + " is out of range for a sequence of " +
+        throw_argument_error(op_name(op::gru_cell_at), "step " + std::to_string(t) + " is out of range for a sequence of " +
                                                   std::to_string(as[1]) + " steps (shape " + shape_str(as) + ")");
     r.attrs().axis = 1;
-    r.attrs().start = static_cast<std::int64_t>(t);
+    r.attrs().step = t;
     return cell(r, as[0], H, 3, gru_cell_backward, gru_forward{H}, as[1] * 3 * H, t * 3 * H);
 }
 

@@ -59,8 +59,8 @@ std::vector<op_check> make_checks() {
              [](in_t x) { return linear(x[0], x[1], x[2]); });
     add_case(op::linear, "[3, 4] W[5, 4] + addend[3, 5]", {{3, 4}, {5, 4}, {3, 5}}, {D::real, D::real, D::real},
              [](in_t x) { return linear(x[0], x[1], x[2]); });
-    add_case(op::linear_step, "[3, 4] W[5, 4] + A[3, 2, 5] step 1", {{3, 4}, {5, 4}, {3, 2, 5}},
-             {D::real, D::real, D::real}, [](in_t x) { return linear_step(x[0], x[1], x[2], 1); });
+    add_case(op::linear_at, "[3, 4] W[5, 4] + A[3, 2, 5] step 1", {{3, 4}, {5, 4}, {3, 2, 5}},
+             {D::real, D::real, D::real}, [](in_t x) { return linear_at(x[0], x[1], x[2], 1); });
     add_case(op::linear, "[1, 4] W[2, 4] b[2]", {{1, 4}, {2, 4}, {2}}, {D::real, D::real, D::real},
              [](in_t x) { return linear(x[0], x[1], x[2]); });
     add_case(op::transpose, "[3, 4]", {{3, 4}}, {D::real}, [](in_t x) { return transpose(x[0]); });
@@ -114,11 +114,11 @@ std::vector<op_check> make_checks() {
              [](in_t x) { return gru_cell(x[0], x[1], x[2]); });
     add_case(op::gru_cell, "x[2, 57] h[2, 57] h'[2, 19]", {{2, 57}, {2, 57}, {2, 19}}, {D::real, D::real, D::real},
              [](in_t x) { return gru_cell(x[0], x[1], x[2]); });
-    add_case(op::gru_cell_step, "X[3, 4, 6] step 2, h[3, 6] h'[3, 2]", {{3, 4, 6}, {3, 6}, {3, 2}},
-             {D::real, D::real, D::real}, [](in_t x) { return gru_cell_step(x[0], x[1], x[2], 2); });
-    add_case(op::gru_cell_step, "two steps of X[2, 3, 57] into one h (dX from both)", {{2, 3, 57}, {2, 57}, {2, 19}},
+    add_case(op::gru_cell_at, "X[3, 4, 6] step 2, h[3, 6] h'[3, 2]", {{3, 4, 6}, {3, 6}, {3, 2}},
+             {D::real, D::real, D::real}, [](in_t x) { return gru_cell_at(x[0], x[1], x[2], 2); });
+    add_case(op::gru_cell_at, "two steps of X[2, 3, 57] into one h (dX from both)", {{2, 3, 57}, {2, 57}, {2, 19}},
              {D::real, D::real, D::real},
-             [](in_t x) { return gru_cell_step(x[0], x[1], gru_cell_step(x[0], x[1], x[2], 0), 1); });
+             [](in_t x) { return gru_cell_at(x[0], x[1], gru_cell_at(x[0], x[1], x[2], 0), 1); });
     // losses
     add_case(op::mse, "[4, 3] vs [4, 3]", {{4, 3}, {4, 3}}, {D::real, D::real}, [](in_t x) { return mse(x[0], x[1]); });
     add_case(op::mse, "[1, 1] vs [1, 1]", {{1, 1}, {1, 1}}, {D::real, D::real}, [](in_t x) { return mse(x[0], x[1]); });

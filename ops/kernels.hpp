@@ -10,10 +10,11 @@
 
 namespace xgrad::kernels {
 
-inline recorder begin(op id, std::initializer_list<var> inputs) {
+// Records a node of op `id` with these inputs on the active tape (graph/record.hpp).
+inline recorder record(op id, std::initializer_list<var> inputs) {
     return record_op(static_cast<std::uint16_t>(id), op_name(id), inputs);
 }
-inline recorder begin(op id, std::span<const var> inputs) {
+inline recorder record(op id, std::span<const var> inputs) {
     return record_op(static_cast<std::uint16_t>(id), op_name(id), inputs);
 }
 
@@ -36,7 +37,7 @@ axis_split split_at(const shape_t& shape, std::size_t axis);
 // y = f(x) elementwise, raw loop (f: T -> T).
 template <class F>
 var unary(op id, const var& x, backward_fn rule, F f, const node_attrs& attrs = {}) {
-    auto r = begin(id, {x});
+    auto r = record(id, {x});
     r.attrs() = attrs;
     const tensor& a = r.in(0);
     tensor& y = r.out(a.shape(), a.dtype());
@@ -49,27 +50,40 @@ var unary(op id, const var& x, backward_fn rule, F f, const node_attrs& attrs = 
     return r.finish(rule);
 }
 
-// d[i] = v(i) when `assign` (a gradient buffer this rule is first to write), else d[i] += v(i).
+// Writing a gradient buffer (graph/tape.hpp, grad_buffer): a buffer that holds nothing yet is
+// stored into, one that holds this pass's gradient so far is added to. These helpers make that
+// choice, so no rule does.
+
+// g[i] (+)= v(i) for every element.
 template <class T, class V>
-void store_or_add(T* __restrict d, std::size_t n, bool assign, V v) {
-    if (assign)
+void store_or_add(grad_buffer g, V v) {
+    T* __restrict d = g.data<T>();
+    const std::size_t n = g.size();
+    if (g.fresh())
         for (std::size_t i = 0; i < n; ++i) d[i] = v(i);
     else
         for (std::size_t i = 0; i < n; ++i) d[i] += v(i);
+    g.written();
 }
 
-// dx += g(dy, y, x) elementwise for a unary op.
+// beta for a GEMM that writes every element of g: 0 (store) when g holds nothing yet, else 1 (add).
+template <class T>
+T gemm_beta(grad_buffer& g) {
+    const T beta = g.fresh() ? T(0) : T(1);
+    g.written();
+    return beta;
+}
+
+// dx (+)= g(dy, y, x) elementwise for a unary op.
 template <class G>
 void unary_grad(backward_ctx& c, G g) {
     if (!c.needs_grad(0)) return;
-    bool assign = false;
-    tensor& gx = c.grad_in_overwrite(0, assign);
     with_dtype(c.out.dtype(), [&](auto t) {
         using T = decltype(t);
         const T* __restrict x = c.in(0).data<T>();
         const T* __restrict y = c.out.data<T>();
         const T* __restrict dy = c.grad_out.data<T>();
-        store_or_add(gx.data<T>(), gx.size(), assign, [&](std::size_t i) { return g(dy[i], y[i], x[i]); });
+        store_or_add<T>(c.grad_in(0), [&](std::size_t i) { return g(dy[i], y[i], x[i]); });
     });
 }
 

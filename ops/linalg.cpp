@@ -6,85 +6,16 @@
 #include <string>
 #include <type_traits>
 
-#include "../graph/parameter.hpp"
-#include "blas.hpp"
+#include "gemm/blas.hpp"
+#include "gemm/linear_cache.hpp"
 #include "kernels.hpp"
 #include "ops.hpp"
-#include "weight_copies.hpp"
 
 namespace xgrad {
 
 using namespace kernels;
 
-using detail::packed_w;
-using detail::packed_wt;
-using detail::packs;
-using detail::reused_weight;
-using detail::transposed;
-using detail::weight_copy;
-
 namespace {
-
-// A recurrent weight's gradient is a sum over the time steps, dW = Σₜ dYₜᵀ·Xₜ. Step by step, every
-// product reads and writes the whole [out, in] gradient for a depth of one batch (k = 32): at LSTM
-// 1024 that is 32 MB of memory traffic for 268 MFLOP, T times per step. So linear's backward notes
-// where a reused weight's dYₜ and Xₜ rows are (the tape keeps both until the sweep ends), and the
-// sweep sums them in one product when it ends (backward_ctx::at_sweep_end): the same gradient, a
-// different order of the additions, and the gradient written once. xgrad's kernel reads the rows
-// where they are, and after zero_grad() stores the product instead of adding it (OpenBLAS would
-// zero-fill the gradient first, then add); BLAS gets them copied side by side. Small weights keep the
-// product per step (nothing to gain there). XGRAD_NO_DEFERRED_DW=1 in the environment turns this off
-// (for A/B measurements).
-void finish_weight_grad(tape& t, std::uint32_t weight) {
-    auto& d = t.at(weight).dw;
-    if (d.dy.empty()) return;
-    param_state& p = *t.at(weight).param;
-    const bool assign = p.grad_zero;  // zero_grad() since: store the product instead of adding it
-    p.grad_zero = false;
-    tensor& g = p.grad;
-    const std::size_t out = g.shape()[0], in = g.shape()[1], k = d.dy.size();
-    with_dtype(g.dtype(), [&](auto z) {
-        using T = decltype(z);
-        if constexpr (std::is_same_v<T, float>) {
-            if (blas::own_gemm()) {
-                blas::gemm_tn_rows(out, in, k, 1.0f, reinterpret_cast<const float* const*>(d.dy.data()),
-                                   reinterpret_cast<const float* const*>(d.x.data()), assign ? 0.0f : 1.0f,
-                                   g.data<float>(), in);
-                return;
-            }
-        }
-        d.dy_rows.reshape_storage({k, out}, g.dtype());
-        d.x_rows.reshape_storage({k, in}, g.dtype());
-        for (std::size_t r = 0; r < k; ++r) {
-            std::memcpy(d.dy_rows.data<T>() + r * out, d.dy[r], out * sizeof(T));
-            std::memcpy(d.x_rows.data<T>() + r * in, d.x[r], in * sizeof(T));
-        }
-        blas::gemm(true, false, out, in, k, T(1), d.dy_rows.data<T>(), out, d.x_rows.data<T>(), in,
-                   assign ? T(0) : T(1), g.data<T>(), in);
-    });
-    d.dy.clear();
-    d.x.clear();
-}
-
-template <class T>
-bool defer_weight_grad(backward_ctx& c, const T* dy, const T* x, std::size_t m, std::size_t out, std::size_t in) {
-    static const bool on = !std::getenv("XGRAD_NO_DEFERRED_DW") || std::string(std::getenv("XGRAD_NO_DEFERRED_DW")) != "1";
-    node& wn = c.in_node(1);
-    if (!on || wn.kind != node_kind::parameter || wn.weight_uses < 2 || out * in < (std::size_t(1) << 14)) return false;
-    auto& d = wn.dw;
-    if (d.sweep != c.sweep_id()) {  // the first of this sweep: the product at the end
-        d.sweep = c.sweep_id();
-        d.dy.clear();
-        d.x.clear();
-        c.at_sweep_end(c.self.inputs[1], finish_weight_grad);
-    }
-    c.grad_in_deferred(1);  // reached; zero_grad()'s grad_zero stays for finish_weight_grad's beta
-    for (std::size_t r = 0; r < m; ++r) {  // capacity kept from the last step: no allocation
-        d.dy.push_back(dy + r * out);
-        d.x.push_back(x + r * in);
-    }
-    return true;
-}
 
 // Y = A·B   (A: [m,k] or [batch,m,k] read as [M = batch·m, k]; B: [k,n])
 // dA = dY·Bᵀ   dB = Aᵀ·dY
@@ -96,60 +27,44 @@ void matmul_backward(backward_ctx& c) {
         using T = decltype(t);
         const T* dy = c.grad_out.data<T>();
         if (c.needs_grad(0)) {
-            bool assign = false;
-            T* da = c.grad_in_overwrite(0, assign).data<T>();
-            blas::gemm(false, true, m, k, n, T(1), dy, n, b.data<T>(), n, assign ? T(0) : T(1), da, k);
+            grad_buffer da = c.grad_in(0);
+            blas::gemm(false, true, m, k, n, T(1), dy, n, b.data<T>(), n, gemm_beta<T>(da), da.data<T>(), k);
         }
-        if (c.needs_grad(1)) blas::gemm(true, false, k, n, m, T(1), a.data<T>(), k, dy, n, T(1), c.grad_in(1).data<T>(), n);
+        if (c.needs_grad(1)) {
+            grad_buffer db = c.grad_in(1);
+            blas::gemm(true, false, k, n, m, T(1), a.data<T>(), k, dy, n, gemm_beta<T>(db), db.data<T>(), n);
+        }
     });
 }
 
 // Y = X·Wᵀ (+ b)   (X: [..., in] read as [M, in]; W: [out, in]; b: [out], or Y's shape: an addend)
 // dX = dY·W   dW = dYᵀ·X   db = Σ_rows dY (db = dY for an addend)
-// linear_step: Y = X·Wᵀ + A[:, t] (X: [batch, in]; A: [batch, T, out])   dX, dW as above, dA[:, t] += dY
+// linear_at: Y = X·Wᵀ + A[:, t] (X: [batch, in]; A: [batch, T, out])   dX, dW as above, dA[:, t] += dY
+// The products and their fast paths are gemm/linear_cache's.
 void linear_backward(backward_ctx& c) {
     const tensor& x = c.in(0);
     const tensor& w = c.in(1);
     const std::size_t out = w.shape()[0], in = w.shape()[1], m = x.size() / (in ? in : 1);
+    const std::uint32_t wi = c.self.inputs[1];
     with_dtype(x.dtype(), [&](auto t) {
         using T = decltype(t);
         const T* dy = c.grad_out.data<T>();
-        if (c.needs_grad(0)) {
-            bool assign = false;
-            T* dx = c.grad_in_overwrite(0, assign).data<T>();
-            node& wn = c.in_node(1);
-            if (reused_weight(wn, m) && packs<T>(out, in)) {
-                const T* bp = weight_copy<T>(wn.param->bwd_copy, wn, packed_w, w);
-                if constexpr (std::is_same_v<T, float>)
-                    blas::gemm_packed(false, m, in, out, T(1), dy, out, bp, assign ? T(0) : T(1), dx, in);
-            } else {
-                blas::gemm(false, false, m, in, out, T(1), dy, out, w.data<T>(), in, assign ? T(0) : T(1), dx, in);
-            }
-        }
+        if (c.needs_grad(0)) gemm::backward_x<T>(c.owner(), wi, m, dy, c.grad_in(0));
         if (c.needs_grad(1)) {
-            if (c.in_known_zero(0)) {
-                c.grad_in_deferred(1);  // reached (so defined) though x = 0 adds nothing; zeros when read
-            } else if (!defer_weight_grad(c, dy, x.data<T>(), m, out, in)) {
-                bool assign = false;
-                T* dw = c.grad_in_overwrite(1, assign).data<T>();
-                blas::gemm(true, false, out, in, m, T(1), dy, out, x.data<T>(), in, assign ? T(0) : T(1), dw, in);
-            }
+            if (c.in_known_zero(0)) c.grad_in(1);  // reached though x = 0 adds nothing: left fresh, zero
+            else gemm::backward_w<T>(c, 1, m, dy, x.data<T>());
         }
-        if (c.arity() == 3 && c.needs_grad(2) && static_cast<op>(c.self.op) == op::linear_step) {
+        if (c.arity() == 3 && c.needs_grad(2) && static_cast<op>(c.self.op) == op::linear_at) {
             // dA[:, t] += dY: the sequence's gradient, step t's rows (zero-filled once for all steps)
-            const std::size_t ld = c.in(2).shape()[1] * out, first = static_cast<std::size_t>(c.attrs().start) * out;
-            T* __restrict da = c.grad_in(2).data<T>() + first;
+            const std::size_t ld = c.in(2).shape()[1] * out, first = c.attrs().step * out;
+            T* __restrict da = c.grad_in(2).for_add().data<T>() + first;
             for (std::size_t r = 0; r < m; ++r)
                 for (std::size_t j = 0; j < out; ++j) da[r * ld + j] += dy[r * out + j];
         } else if (c.arity() == 3 && c.needs_grad(2)) {
             if (c.in(2).dim() >= 2) {  // a bias per row (an addend, e.g. x_t's projection): db = dY
-                bool assign = false;
-                T* __restrict db = c.grad_in_overwrite(2, assign).data<T>();
-                if (assign) std::memcpy(db, dy, m * out * sizeof(T));
-                else
-                    for (std::size_t i = 0; i < m * out; ++i) db[i] += dy[i];
+                store_or_add<T>(c.grad_in(2), [dy](std::size_t i) { return dy[i]; });
             } else {
-                T* __restrict db = c.grad_in(2).data<T>();
+                T* __restrict db = c.grad_in(2).for_add().data<T>();
                 const T* __restrict g = dy;
                 for (std::size_t r = 0; r < m; ++r)
                     for (std::size_t j = 0; j < out; ++j) db[j] += g[r * out + j];
@@ -163,7 +78,7 @@ void transpose_backward(backward_ctx& c) {
     if (!c.needs_grad(0)) return;
     const shape_t& s = c.in(0).shape();
     const std::size_t rows = s[s.size() - 2], cols = s[s.size() - 1], batch = c.in(0).size() / std::max<std::size_t>(rows * cols, 1);
-    tensor& gx = c.grad_in(0);
+    tensor& gx = c.grad_in(0).for_add();
     with_dtype(gx.dtype(), [&](auto t) {
         using T = decltype(t);
         const T* dy = c.grad_out.data<T>();
@@ -177,22 +92,22 @@ void transpose_backward(backward_ctx& c) {
 }  // namespace
 
 var matmul(const var& a, const var& b) {
-    auto r = begin(op::matmul, {a, b});
-    const tensor& x = r.in(0);
-    const tensor& y = r.in(1);
-    const shape_t& xs = x.shape();
-    const shape_t& ys = y.shape();
-    if ((xs.size() != 2 && xs.size() != 3) || ys.size() != 2 || xs.back() != ys[0])
-        throw_shape_error("matmul", "cannot multiply " + shape_str(xs) + " by " + shape_str(ys) +
-                                        " (expected [m, k]·[k, n] or [batch, m, k]·[k, n])");
-    const std::size_t k = ys[0], n = ys[1], m = x.size() / (k ? k : 1);
-    shape_t os = xs;
+    auto r = record(op::matmul, {a, b});
+    const tensor& av = r.in(0);
+    const tensor& bv = r.in(1);
+    const shape_t& as = av.shape();
+    const shape_t& bs = bv.shape();
+    if ((as.size() != 2 && as.size() != 3) || bs.size() != 2 || as.back() != bs[0])
+        throw_shape_error(op_name(op::matmul), "cannot multiply " + shape_str(as) + " by " + shape_str(bs) +
+                                                   " (expected [m, k]·[k, n] or [batch, m, k]·[k, n])");
+    const std::size_t k = bs[0], n = bs[1], m = av.size() / (k ? k : 1);
+    shape_t os = as;
     os.back() = n;
-    tensor& out = r.out(os, x.dtype());
-    with_dtype(x.dtype(), [&](auto t) {
+    tensor& out = r.out(os, av.dtype());
+    with_dtype(av.dtype(), [&](auto t) {
         using T = decltype(t);
         if (k == 0) out.fill(0.0);
-        else blas::gemm(false, false, m, n, k, T(1), x.data<T>(), k, y.data<T>(), n, T(0), out.data<T>(), n);
+        else blas::gemm(false, false, m, n, k, T(1), av.data<T>(), k, bv.data<T>(), n, T(0), out.data<T>(), n);
     });
     return r.finish(matmul_backward);
 }
@@ -201,9 +116,9 @@ namespace {
 
 constexpr std::size_t npos_step = ~std::size_t{0};  // linear_impl: not a sequence step
 
-// linear, and linear_step when `step` is given: the addend is then step `step` of a sequence [rows, T, out].
+// linear, and linear_at when `step` is given: the addend is then step `step` of a sequence [rows, T, out].
 var linear_impl(op id, std::initializer_list<var> args, std::size_t step = npos_step) {
-    auto r = begin(id, args);
+    auto r = record(id, args);
     const char* name = op_name(id);
     const tensor& x = r.in(0);
     const tensor& w = r.in(1);
@@ -227,7 +142,7 @@ var linear_impl(op id, std::initializer_list<var> args, std::size_t step = npos_
             throw_argument_error(name, "step " + std::to_string(step) + " is out of range for a sequence of " +
                                            std::to_string(as[1]) + " steps (shape " + shape_str(as) + ")");
         r.attrs().axis = 1;
-        r.attrs().start = static_cast<std::int64_t>(step);
+        r.attrs().step = step;
     } else if (has_bias && !row_bias && (r.in(2).dim() != 1 || r.in(2).shape()[0] != out_f)) {
         throw_shape_error(name, "bias " + shape_str(r.in(2).shape()) + " does not match weight " + shape_str(ws) +
                                     " and input " + shape_str(xs) + " (expected bias [" + std::to_string(out_f) +
@@ -235,6 +150,8 @@ var linear_impl(op id, std::initializer_list<var> args, std::size_t step = npos_
     }
     // an addend's rows: ld floats apart from row to row, from `first` on (one sequence step, or all rows)
     const std::size_t add_ld = at_step ? r.in(2).shape()[1] * out_f : out_f, add_first = at_step ? step * out_f : 0;
+    const std::uint32_t wi = r.self().inputs[1];
+    gemm::note_use(r.owner(), wi);
     tensor& out = r.out(os, x.dtype());
     with_dtype(x.dtype(), [&](auto t) {
         using T = decltype(t);
@@ -253,8 +170,6 @@ var linear_impl(op id, std::initializer_list<var> args, std::size_t step = npos_
                 else
                     for (std::size_t j = 0; j < out_f; ++j) yi[j] = xi * wp[j];
             }
-            node& wn = r.owner().at(r.self().inputs[1]);
-            if (wn.kind == node_kind::parameter) ++wn.weight_uses;
             return;
         }
         if (row_bias && !at_step) {
@@ -268,23 +183,9 @@ var linear_impl(op id, std::initializer_list<var> args, std::size_t step = npos_
         }
         if (in_f == 0 || r.in_known_zero(0)) {  // x = 0 (e.g. a zero initial state): y = b, no product
             if (!has_bias) out.fill(0.0);
-            node& wn = r.owner().at(r.self().inputs[1]);
-            if (wn.kind == node_kind::parameter) ++wn.weight_uses;  // still a use: the next one copies W
             return;
         }
-        const T beta = has_bias ? T(1) : T(0);
-        node& wn = r.owner().at(r.self().inputs[1]);
-        if (wn.kind == node_kind::parameter) ++wn.weight_uses;
-        if (reused_weight(wn, m) && packs<T>(out_f, in_f)) {
-            const T* bp = weight_copy<T>(wn.param->fwd_copy, wn, packed_wt, w);
-            if constexpr (std::is_same_v<T, float>)
-                blas::gemm_packed(false, m, out_f, in_f, T(1), x.data<T>(), in_f, bp, beta, yp, out_f);
-        } else if (reused_weight(wn, m) && out_f * in_f <= (std::size_t(1) << 18)) {
-            const T* wt = weight_copy<T>(wn.param->fwd_copy, wn, transposed, w);
-            blas::gemm(false, false, m, out_f, in_f, T(1), x.data<T>(), in_f, wt, out_f, beta, yp, out_f);
-        } else {
-            blas::gemm(false, true, m, out_f, in_f, T(1), x.data<T>(), in_f, w.data<T>(), in_f, beta, yp, out_f);
-        }
+        gemm::forward<T>(r.owner(), wi, m, x.data<T>(), has_bias ? T(1) : T(0), yp);
     });
     return r.finish(linear_backward);
 }
@@ -292,14 +193,14 @@ var linear_impl(op id, std::initializer_list<var> args, std::size_t step = npos_
 
 var linear(const var& x, const var& w) { return linear_impl(op::linear, {x, w}); }
 var linear(const var& x, const var& w, const var& b) { return linear_impl(op::linear, {x, w, b}); }
-var linear_step(const var& x, const var& w, const var& seq, std::size_t t) {
-    return linear_impl(op::linear_step, {x, w, seq}, t);
+var linear_at(const var& x, const var& w, const var& seq, std::size_t t) {
+    return linear_impl(op::linear_at, {x, w, seq}, t);
 }
 
 var transpose(const var& x) {
-    auto r = begin(op::transpose, {x});
+    auto r = record(op::transpose, {x});
     const tensor& a = r.in(0);
-    if (a.dim() < 2) throw_shape_error("transpose", "needs at least 2 dimensions, got " + shape_str(a.shape()));
+    if (a.dim() < 2) throw_shape_error(op_name(op::transpose), "needs at least 2 dimensions, got " + shape_str(a.shape()));
     shape_t os = a.shape();
     std::swap(os[os.size() - 1], os[os.size() - 2]);
     const std::size_t rows = a.shape()[a.dim() - 2], cols = a.shape()[a.dim() - 1];

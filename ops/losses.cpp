@@ -24,7 +24,7 @@ void require_same_shape(op id, const tensor& p, const tensor& t) {
 // Writes the 0-d loss mean_i f(p_i, t_i), accumulated in double.
 template <class F>
 var pointwise_loss(op id, const var& pred, const var& target, backward_fn rule, F f) {
-    auto r = begin(id, {pred, target});
+    auto r = record(id, {pred, target});
     const tensor& p = r.in(0);
     const tensor& t = r.in(1);
     require_same_shape(id, p, t);
@@ -50,11 +50,11 @@ void pointwise_loss_grad(backward_ctx& c, GP gp, GT gt) {
         const T* tp = c.in(1).data<T>();
         const T scale = c.grad_out.data<T>()[0] / static_cast<T>(p.size());
         if (c.needs_grad(0)) {
-            T* dp = c.grad_in(0).data<T>();
+            T* dp = c.grad_in(0).for_add().data<T>();
             for (std::size_t i = 0, n = p.size(); i < n; ++i) dp[i] += scale * gp(pp[i], tp[i]);
         }
         if (c.needs_grad(1)) {
-            T* dt = c.grad_in(1).data<T>();
+            T* dt = c.grad_in(1).for_add().data<T>();
             for (std::size_t i = 0, n = p.size(); i < n; ++i) dt[i] += scale * gt(pp[i], tp[i]);
         }
     });
@@ -92,7 +92,7 @@ void cross_entropy_backward(backward_ctx& c) {
     if (!c.needs_grad(0)) return;
     const tensor& probs = c.saved(0);
     const std::size_t n = probs.shape()[0], k = probs.shape()[1];
-    tensor& gz = c.grad_in(0);
+    tensor& gz = c.grad_in(0).for_add();
     with_dtype(gz.dtype(), [&](auto tag) {
         using T = decltype(tag);
         const T* pr = probs.data<T>();
@@ -124,11 +124,11 @@ var bce_with_logits(const var& logits, const var& target) {
 }
 
 var cross_entropy(const var& logits, const var& classes) {
-    auto r = begin(op::cross_entropy, {logits, classes});
+    auto r = record(op::cross_entropy, {logits, classes});
     const tensor& z = r.in(0);
     const tensor& cls = r.in(1);
     if (z.dim() != 2 || cls.dim() != 1 || cls.shape()[0] != z.shape()[0] || z.shape()[0] == 0)
-        throw_shape_error("cross_entropy", "logits " + shape_str(z.shape()) + " and classes " + shape_str(cls.shape()) +
+        throw_shape_error(op_name(op::cross_entropy), "logits " + shape_str(z.shape()) + " and classes " + shape_str(cls.shape()) +
                                                " do not fit (expected logits [N, C] and classes [N], N > 0)");
     const std::size_t n = z.shape()[0], k = z.shape()[1];
     tensor& probs = r.save(0);
@@ -143,7 +143,7 @@ var cross_entropy(const var& logits, const var& classes) {
         for (std::size_t i = 0; i < n; ++i) {
             const T c = cp[i];
             if (!(c >= 0) || c != std::floor(c) || static_cast<std::size_t>(c) >= k)
-                throw_argument_error("cross_entropy", "class " + std::to_string(static_cast<double>(c)) + " of row " +
+                throw_argument_error(op_name(op::cross_entropy), "class " + std::to_string(static_cast<double>(c)) + " of row " +
                                                           std::to_string(i) + " is not an integer in [0, " +
                                                           std::to_string(k) + ")");
             T m = -std::numeric_limits<T>::infinity();

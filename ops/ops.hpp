@@ -58,7 +58,7 @@ var linear(const var& x, const var& w);  // x·wᵀ, w: [out, in] (PyTorch layou
 var linear(const var& x, const var& w, const var& b);
 // x·wᵀ + seq[:, t, :] for x [batch, in] and seq [batch, T, out]: one recurrent step, its product plus
 // step t of the input sequence's projection, read in place (no select op, no separate copy of the step).
-var linear_step(const var& x, const var& w, const var& seq, std::size_t t);
+var linear_at(const var& x, const var& w, const var& seq, std::size_t t);
 var transpose(const var& x);             // swaps the last two axes
 
 // ---- shape and indexing ------------------------------------------------------------------------
@@ -101,7 +101,7 @@ var lstm_output(const var& gates, const var& c);
 var gru_cell(const var& x_gates, const var& h_gates, const var& h_prev);
 // gru_cell with x_gates = seq[:, t] (seq: [batch, T, 3·hidden], the projection of a whole sequence), read
 // in place: no select (a copy forward, a scatter backward) per step.
-var gru_cell_step(const var& seq, const var& h_gates, const var& h_prev, std::size_t t);
+var gru_cell_at(const var& seq, const var& h_gates, const var& h_prev, std::size_t t);
 
 // ---- losses (mean over elements / rows) --------------------------------------------------------
 var mse(const var& pred, const var& target);              // shapes must match exactly

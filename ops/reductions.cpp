@@ -25,14 +25,14 @@ shape_t reduced_shape(const shape_t& s, std::size_t axis, bool keepdims) {
 void sum_backward(backward_ctx& c) {
     if (!c.needs_grad(0)) return;
     const tensor& x = c.in(0);
-    tensor& gx = c.grad_in(0);
-    const double scale = c.attrs().a;
+    tensor& gx = c.grad_in(0).for_add();
+    const double scale = c.attrs().scale;
     with_dtype(x.dtype(), [&](auto t) {
         using T = decltype(t);
         const T* dy = c.grad_out.data<T>();
         T* dx = gx.data<T>();
         const T s = static_cast<T>(scale);
-        if (c.attrs().flag) {
+        if (c.attrs().whole) {
             for (std::size_t i = 0, n = gx.size(); i < n; ++i) dx[i] += s * dy[0];
             return;
         }
@@ -45,37 +45,37 @@ void sum_backward(backward_ctx& c) {
 }
 
 var reduce_all(op id, const var& x, bool is_mean) {
-    auto r = begin(id, {x});
+    auto r = record(id, {x});
     const tensor& a = r.in(0);
     const std::size_t n = a.size();
     if (is_mean && n == 0) throw_argument_error(op_name(id), "mean of an empty tensor");
-    r.attrs().flag = true;
-    r.attrs().a = is_mean ? 1.0 / static_cast<double>(n) : 1.0;
+    r.attrs().whole = true;
+    r.attrs().scale = is_mean ? 1.0 / static_cast<double>(n) : 1.0;
     tensor& y = r.out(shape_t{}, a.dtype());
     with_dtype(a.dtype(), [&](auto t) {
         using T = decltype(t);
         const T* p = a.data<T>();
         double acc = 0;  // accumulate in double: float32 sums of many terms stay accurate
         for (std::size_t i = 0; i < n; ++i) acc += p[i];
-        y.data<T>()[0] = static_cast<T>(acc * r.attrs().a);
+        y.data<T>()[0] = static_cast<T>(acc * r.attrs().scale);
     });
     return r.finish(sum_backward);
 }
 
 var reduce_axis(op id, const var& x, std::int64_t axis, bool keepdims, bool is_mean) {
-    auto r = begin(id, {x});
+    auto r = record(id, {x});
     const tensor& a = r.in(0);
     const std::size_t ax = norm_axis(id, axis, a.dim());
     const auto sp = split_at(a.shape(), ax);
     if (is_mean && sp.n == 0) throw_argument_error(op_name(id), "mean over an empty axis");
     r.attrs().axis = static_cast<std::int64_t>(ax);
-    r.attrs().a = is_mean ? 1.0 / static_cast<double>(sp.n) : 1.0;
+    r.attrs().scale = is_mean ? 1.0 / static_cast<double>(sp.n) : 1.0;
     tensor& y = r.out(reduced_shape(a.shape(), ax, keepdims), a.dtype());
     with_dtype(a.dtype(), [&](auto t) {
         using T = decltype(t);
         const T* p = a.data<T>();
         T* q = y.data<T>();
-        const T s = static_cast<T>(r.attrs().a);
+        const T s = static_cast<T>(r.attrs().scale);
         for (std::size_t i = 0; i < sp.outer * sp.inner; ++i) q[i] = 0;
         for (std::size_t o = 0; o < sp.outer; ++o)
             for (std::size_t k = 0; k < sp.n; ++k)
@@ -90,7 +90,7 @@ var reduce_axis(op id, const var& x, std::int64_t axis, bool keepdims, bool is_m
 void max_backward(backward_ctx& c) {
     if (!c.needs_grad(0)) return;
     const tensor& x = c.in(0);
-    tensor& gx = c.grad_in(0);
+    tensor& gx = c.grad_in(0).for_add();
     const auto sp = split_at(x.shape(), static_cast<std::size_t>(c.attrs().axis));
     with_dtype(x.dtype(), [&](auto t) {
         using T = decltype(t);
@@ -120,11 +120,11 @@ var mean(const var& x) { return reduce_all(op::mean, x, true); }
 var mean(const var& x, std::int64_t axis, bool keepdims) { return reduce_axis(op::mean, x, axis, keepdims, true); }
 
 var max(const var& x, std::int64_t axis, bool keepdims) {
-    auto r = begin(op::max, {x});
+    auto r = record(op::max, {x});
     const tensor& a = r.in(0);
     const std::size_t ax = norm_axis(op::max, axis, a.dim());
     const auto sp = split_at(a.shape(), ax);
-    if (sp.n == 0) throw_argument_error("max", "max over an empty axis");
+    if (sp.n == 0) throw_argument_error(op_name(op::max), "max over an empty axis");
     r.attrs().axis = static_cast<std::int64_t>(ax);
     tensor& y = r.out(reduced_shape(a.shape(), ax, keepdims), a.dtype());
     with_dtype(a.dtype(), [&](auto t) {

@@ -17,13 +17,13 @@ enum class op : std::uint16_t {
     // reductions
     sum, mean, max,
     // linear algebra (BLAS)
-    matmul, linear, linear_step, transpose,
+    matmul, linear, linear_at, transpose,
     // shape and indexing
     reshape, slice, concat, stack, select, embedding,
     // activations
     sigmoid, tanh, relu, leaky_relu, elu, gelu, softplus, hard_tanh, softmax, log_softmax,
     // recurrent cells (the elementwise part of an LSTM / GRU step in one op)
-    lstm_state, lstm_output, gru_cell, gru_cell_step,
+    lstm_state, lstm_output, gru_cell, gru_cell_at,
     // losses (mean over the batch)
     mse, bce, bce_with_logits, cross_entropy,
     count_
@@ -58,7 +58,7 @@ inline constexpr op_info op_table[] = {
     {op::max, "max", 1, 1, family::reduction, "y = max_axis x;  dx = dy at the first maximum, 0 elsewhere"},
     {op::matmul, "matmul", 2, 2, family::linalg, "Y = A B (A: [m,k] or [b,m,k], B: [k,n]);  dA = dY B^T, dB = A^T dY"},
     {op::linear, "linear", 2, 3, family::linalg, "Y = X W^T + b (b: [out], or Y's shape);  dX = dY W, dW = dY^T X, db = sum_rows dY (or dY)"},
-    {op::linear_step, "linear_step", 3, 3, family::linalg, "Y = X W^T + A[:, t] (A: [batch, T, out], a sequence's projection);  dX = dY W, dW = dY^T X, dA[:, t] += dY"},
+    {op::linear_at, "linear_at", 3, 3, family::linalg, "Y = X W^T + A[:, t] (A: [batch, T, out], a sequence's projection);  dX = dY W, dW = dY^T X, dA[:, t] += dY"},
     {op::transpose, "transpose", 1, 1, family::linalg, "Y = X^T (last two axes);  dX = dY^T"},
     {op::reshape, "reshape", 1, 1, family::shape, "y = x viewed as another shape;  dx = dy viewed back"},
     {op::slice, "slice", 1, 1, family::shape, "y = x[start:stop] along axis;  dx[start:stop] += dy"},
@@ -79,7 +79,7 @@ inline constexpr op_info op_table[] = {
     {op::lstm_state, "lstm_state", 2, 2, family::cell, "c = sig(g_f) c' + sig(g_i) tanh(g_g) (g = [i|f|g|o]);  dg_i = dc tanh(g_g) sig'(g_i), dg_f = dc c' sig'(g_f), dg_g = dc sig(g_i) (1 - tanh^2 g_g), dc' = dc sig(g_f)"},
     {op::lstm_output, "lstm_output", 2, 2, family::cell, "h = sig(g_o) tanh(c);  dg_o = dh tanh(c) sig'(g_o), dc = dh sig(g_o) (1 - tanh^2 c)"},
     {op::gru_cell, "gru_cell", 3, 3, family::cell, "h = (1 - z) n + z h', r = sig(x_r + h_r), z = sig(x_z + h_z), n = tanh(x_n + r h_n);  dh' = dh z, dx_z = dh_z = dh (h' - n) sig'(.), dx_n = dh (1 - z)(1 - n^2), dh_n = dx_n r, dx_r = dh_r = dx_n h_n sig'(.)"},
-    {op::gru_cell_step, "gru_cell_step", 3, 3, family::cell, "gru_cell with x = X[:, t] (X: [batch, T, 3H], a sequence's projection), read in place;  dX[:, t] += dx"},
+    {op::gru_cell_at, "gru_cell_at", 3, 3, family::cell, "gru_cell with x = X[:, t] (X: [batch, T, 3H], a sequence's projection), read in place;  dX[:, t] += dx"},
     {op::mse, "mse", 2, 2, family::loss, "L = mean (p - t)^2;  dp = 2 (p - t) / N, dt = -dp"},
     {op::bce, "bce", 2, 2, family::loss, "L = -mean(t ln p + (1-t) ln(1-p));  dp = (p - t) / (p (1-p) N)"},
     {op::bce_with_logits, "bce_with_logits", 2, 2, family::loss, "L = mean(max(z,0) - z t + ln(1 + e^-|z|));  dz = (sigmoid(z) - t) / N"},

@@ -30,7 +30,7 @@ void block_copy(T* dst, std::size_t dn, std::size_t dst_off, const T* src, std::
 // y = x viewed as another shape   dx = dy viewed back
 void reshape_backward(backward_ctx& c) {
     if (!c.needs_grad(0)) return;
-    tensor& gx = c.grad_in(0);
+    tensor& gx = c.grad_in(0).for_add();
     with_dtype(gx.dtype(), [&](auto t) {
         using T = decltype(t);
         const T* dy = c.grad_out.data<T>();
@@ -43,8 +43,8 @@ void reshape_backward(backward_ctx& c) {
 void slice_backward(backward_ctx& c) {
     if (!c.needs_grad(0)) return;
     const auto sp = split_at(c.in(0).shape(), static_cast<std::size_t>(c.attrs().axis));
-    const auto start = static_cast<std::size_t>(c.attrs().start), len = static_cast<std::size_t>(c.attrs().stop) - start;
-    tensor& gx = c.grad_in(0);
+    const std::size_t start = c.attrs().start, len = c.attrs().stop - start;
+    tensor& gx = c.grad_in(0).for_add();
     with_dtype(gx.dtype(), [&](auto t) {
         using T = decltype(t);
         block_copy<true>(gx.data<T>(), sp.n, start, c.grad_out.data<T>(), len, 0, len, sp.outer, sp.inner);
@@ -55,12 +55,12 @@ void slice_backward(backward_ctx& c) {
 void concat_backward(backward_ctx& c) {
     const auto ax = static_cast<std::size_t>(c.attrs().axis);
     const auto ys = split_at(c.out.shape(), ax);
-    const bool stacked = c.attrs().flag;
+    const bool stacked = c.attrs().stacked;
     std::size_t offset = 0;
     for (std::size_t j = 0; j < c.arity(); ++j) {
         const std::size_t len = stacked ? 1 : c.in(j).shape()[ax];
         if (c.needs_grad(j)) {
-            tensor& g = c.grad_in(j);
+            tensor& g = c.grad_in(j).for_add();
             with_dtype(g.dtype(), [&](auto t) {
                 using T = decltype(t);
                 block_copy<true>(g.data<T>(), len, 0, c.grad_out.data<T>(), ys.n, offset, len, ys.outer, ys.inner);
@@ -74,7 +74,7 @@ void concat_backward(backward_ctx& c) {
 void embedding_backward(backward_ctx& c) {
     if (!c.needs_grad(1)) return;
     const tensor& idx = c.in(0);
-    tensor& gw = c.grad_in(1);
+    tensor& gw = c.grad_in(1).for_add();
     const std::size_t dim = gw.shape()[1];
     with_dtype(gw.dtype(), [&](auto t) {
         using T = decltype(t);
@@ -91,7 +91,7 @@ void embedding_backward(backward_ctx& c) {
 var concat_impl(std::span<const var> xs, std::int64_t axis, bool stacked) {
     const op id = stacked ? op::stack : op::concat;
     if (xs.empty()) throw_argument_error(op_name(id), "needs at least one input");
-    auto r = begin(id, xs);
+    auto r = record(id, xs);
     const shape_t& first = r.in(0).shape();
     const std::size_t rank = stacked ? first.size() + 1 : first.size();
     const std::size_t ax = norm_axis(id, axis, rank);
@@ -112,7 +112,7 @@ var concat_impl(std::span<const var> xs, std::int64_t axis, bool stacked) {
     for (std::size_t k = 0; k < first.size() + (stacked ? 1 : 0); ++k)
         os.push_back(k == ax ? total : first[k < ax || !stacked ? k : k - 1]);
     r.attrs().axis = static_cast<std::int64_t>(ax);
-    r.attrs().flag = stacked;
+    r.attrs().stacked = stacked;
     const auto ys = split_at(os, ax);
     tensor& out = r.out(os, r.in(0).dtype());
     with_dtype(out.dtype(), [&](auto t) {
@@ -128,7 +128,7 @@ var concat_impl(std::span<const var> xs, std::int64_t axis, bool stacked) {
 }
 
 var slice_impl(op id, const var& x, std::int64_t axis, std::size_t start, std::size_t stop, bool drop_axis) {
-    auto r = begin(id, {x});
+    auto r = record(id, {x});
     const tensor& a = r.in(0);
     if (a.dim() == 0) throw_shape_error(op_name(id), "cannot index a 0-d tensor");
     const std::size_t ax = norm_axis(id, axis, a.dim());
@@ -143,8 +143,8 @@ var slice_impl(op id, const var& x, std::int64_t axis, std::size_t start, std::s
                                               std::to_string(n) + " (shape " + shape_str(a.shape()) + ")");
     }
     r.attrs().axis = static_cast<std::int64_t>(ax);
-    r.attrs().start = static_cast<std::int64_t>(start);
-    r.attrs().stop = static_cast<std::int64_t>(stop);
+    r.attrs().start = start;
+    r.attrs().stop = stop;
     shape_t os = a.shape();
     if (drop_axis) os.erase(os.begin() + static_cast<std::ptrdiff_t>(ax));
     else os[ax] = stop - start;
@@ -160,12 +160,12 @@ var slice_impl(op id, const var& x, std::int64_t axis, std::size_t start, std::s
 }  // namespace
 
 var reshape(const var& x, const shape_t& shape) {
-    auto r = begin(op::reshape, {x});
+    auto r = record(op::reshape, {x});
     const tensor& a = r.in(0);
     std::size_t n = 1;
     for (auto d : shape) n *= d;
     if (n != a.size())
-        throw_shape_error("reshape", "cannot reshape " + shape_str(a.shape()) + " (" + std::to_string(a.size()) +
+        throw_shape_error(op_name(op::reshape), "cannot reshape " + shape_str(a.shape()) + " (" + std::to_string(a.size()) +
                                          " elements) to " + shape_str(shape) + " (" + std::to_string(n) + " elements)");
     r.attrs().shape = shape;
     tensor& out = r.out(shape, a.dtype());
@@ -195,10 +195,10 @@ var stack(std::initializer_list<var> xs, std::int64_t axis) {
 }
 
 var embedding(const var& indices, const var& weight) {
-    auto r = begin(op::embedding, {indices, weight});
+    auto r = record(op::embedding, {indices, weight});
     const tensor& idx = r.in(0);
     const tensor& w = r.in(1);
-    if (w.dim() != 2) throw_shape_error("embedding", "weight must be [vocab, dim], got " + shape_str(w.shape()));
+    if (w.dim() != 2) throw_shape_error(op_name(op::embedding), "weight must be [vocab, dim], got " + shape_str(w.shape()));
     const std::size_t vocab = w.shape()[0], dim = w.shape()[1];
     shape_t os = idx.shape();
     os.push_back(dim);
@@ -211,7 +211,7 @@ var embedding(const var& indices, const var& weight) {
         for (std::size_t k = 0; k < idx.size(); ++k) {
             const T v = ip[k];
             if (!(v >= 0) || v != std::floor(v) || static_cast<std::size_t>(v) >= vocab)
-                throw_argument_error("embedding", "index " + std::to_string(static_cast<double>(v)) + " at position " +
+                throw_argument_error(op_name(op::embedding), "index " + std::to_string(static_cast<double>(v)) + " at position " +
                                                       std::to_string(k) + " is not an integer in [0, " +
                                                       std::to_string(vocab) + ")");
             const auto row = static_cast<std::size_t>(v);

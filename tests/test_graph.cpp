@@ -174,29 +174,29 @@ TEST_CASE("errors: shape mismatches name the op, both shapes and the time step")
         [&] { (void)linear(a, input(randn({2, 4}, 1)), input(randn({2, 2}, 1))); });
     CHECK(contains(bias_msg, "bias [2, 2]"));
     CHECK(contains(bias_msg, "expected bias [2] or [3, 2]"));
-    // linear_step: a sequence [batch, T, out] whose batch or width does not match, a step past its end
+    // linear_at: a sequence [batch, T, out] whose batch or width does not match, a step past its end
     const auto step_msg = message_of<shape_error>([&] {
         scope st("t=1");
-        (void)linear_step(a, input(randn({2, 4}, 1)), input(randn({3, 5, 7}, 1)), 1);
+        (void)linear_at(a, input(randn({2, 4}, 1)), input(randn({3, 5, 7}, 1)), 1);
     });
-    CHECK(contains(step_msg, "xgrad::linear_step"));
+    CHECK(contains(step_msg, "xgrad::linear_at"));
     CHECK(contains(step_msg, "[3, 4]"));
     CHECK(contains(step_msg, "[3, 5, 7]"));
     CHECK(contains(step_msg, "t=1"));
     CHECK(contains(message_of<argument_error>(
-                       [&] { (void)linear_step(a, input(randn({2, 4}, 1)), input(randn({3, 5, 2}, 1)), 5); }),
+                       [&] { (void)linear_at(a, input(randn({2, 4}, 1)), input(randn({3, 5, 2}, 1)), 5); }),
                    "step 5 is out of range for a sequence of 5 steps"));
-    // gru_cell_step: a sequence whose width does not match the hidden gates, a step past its end
+    // gru_cell_at: a sequence whose width does not match the hidden gates, a step past its end
     const auto gru_msg = message_of<shape_error>([&] {
         scope st("t=3");
-        (void)gru_cell_step(input(randn({3, 5, 9}, 1)), input(randn({3, 6}, 1)), input(randn({3, 2}, 1)), 3);
+        (void)gru_cell_at(input(randn({3, 5, 9}, 1)), input(randn({3, 6}, 1)), input(randn({3, 2}, 1)), 3);
     });
-    CHECK(contains(gru_msg, "xgrad::gru_cell_step"));
+    CHECK(contains(gru_msg, "xgrad::gru_cell_at"));
     CHECK(contains(gru_msg, "[3, 5, 9]"));
     CHECK(contains(gru_msg, "[3, 6]"));
     CHECK(contains(gru_msg, "t=3"));
     CHECK(contains(message_of<argument_error>([&] {
-                       (void)gru_cell_step(input(randn({3, 5, 6}, 1)), input(randn({3, 6}, 1)), input(randn({3, 2}, 1)), 5);
+                       (void)gru_cell_at(input(randn({3, 5, 6}, 1)), input(randn({3, 6}, 1)), input(randn({3, 2}, 1)), 5);
                    }),
                    "step 5 is out of range for a sequence of 5 steps"));
     CHECK(contains(message_of<shape_error>([&] { (void)mse(input(randn({4}, 1)), input(randn({4, 1}, 1))); }),
@@ -248,7 +248,7 @@ TEST_CASE("a wrong backward rule is caught by the engine's shape check") {
     auto x = input(randn({2, 3}, 1, dtype::float64), {.requires_grad = true});
     auto r = record_op(60001, "bad_rule", {x});
     r.out({2, 3}, dtype::float64).fill(1.0);
-    auto y = r.finish([](backward_ctx& c) { c.grad_in(0).reshape_storage({6}, dtype::float64); });
+    auto y = r.finish([](backward_ctx& c) { c.grad_in(0).for_add().reshape_storage({6}, dtype::float64); });
     auto msg = message_of<shape_error>([&] { t.backward(sum(y)); });
     CHECK(contains(msg, "bad_rule"));
     CHECK(contains(msg, "input 0"));

@@ -326,9 +326,9 @@ TEST_CASE("recurrent layers record few ops per time step") {
     lg(input(randn({2, 4, 2}, 1, f64)));
     nn::gru gg(gates);
     gg(input(randn({2, 4, 2}, 1, f64)));
-    CHECK(per_step("rnn/t=2") == 2);        // linear_step (h·W_hhᵀ + a[:, t]), tanh
-    CHECK(per_step("lstm/t=2") == 3 + 14);  // fused: linear_step, lstm_state, lstm_output; + gate by gate
-    CHECK(per_step("gru/t=2") == 2 + 16);   // fused: linear, gru_cell_step (a[:, t] read in place); + gate by gate
+    CHECK(per_step("rnn/t=2") == 2);        // linear_at (h·W_hhᵀ + a[:, t]), tanh
+    CHECK(per_step("lstm/t=2") == 3 + 14);  // fused: linear_at, lstm_state, lstm_output; + gate by gate
+    CHECK(per_step("gru/t=2") == 2 + 16);   // fused: linear, gru_cell_at (a[:, t] read in place); + gate by gate
     CHECK(per_step("lstm") == 2 * 2);  // per lstm: b_ih + b_hh, and the input projection of all steps
 }
 

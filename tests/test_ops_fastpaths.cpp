@@ -267,7 +267,7 @@ TEST_CASE("zero_grad marks a gradient zero without filling it: reads see zeros, 
             run(w, 1);
             w.grad().fill(std::nan(""));
             w.zero_grad();
-            CHECK(w.state_ptr()->grad_zero);
+            CHECK(w.state_ptr()->grad_fresh);
             run(w, 1);
             double worst = 0;
             for (std::size_t i = 0; i < expect.size(); ++i) worst = std::max(worst, std::fabs(w.grad().flat(i) - expect.flat(i)));

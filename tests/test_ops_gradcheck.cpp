@@ -31,7 +31,7 @@ TEST_CASE("gradcheck catches a wrong backward rule") {
         tensor& y = r.out(r.in(0).shape(), r.in(0).dtype());
         for (std::size_t i = 0; i < y.size(); ++i) y.set_flat(i, r.in(0).flat(i) * r.in(0).flat(i));
         return r.finish([](backward_ctx& c) {
-            tensor& g = c.grad_in(0);
+            tensor& g = c.grad_in(0).for_add();
             for (std::size_t i = 0; i < g.size(); ++i)
                 g.set_flat(i, g.flat(i) + 4 * c.in(0).flat(i) * c.grad_out.flat(i));
         });

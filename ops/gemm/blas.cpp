@@ -13,8 +13,8 @@
 #include <new>
 #include <string>
 
-#include "gemm_avx512.hpp"
-#include "ops.hpp"
+#include "avx512.hpp"
+#include "../ops.hpp"
 
 namespace xgrad::blas {
 

@@ -1,8 +1,8 @@
 // The AVX-512 GEMM of gemm_avx512.hpp. Built with -mavx512f -mfma (CMakeLists.txt); no
 // standard-library templates in this file (see the header).
-#include "gemm_avx512.hpp"
+#include "avx512.hpp"
 
-#include "intrinsics.hpp"  // <immintrin.h> without GCC 12's false warnings from it
+#include "../intrinsics.hpp"  // <immintrin.h> without GCC 12's false warnings from it
 
 #include <cstdint>
 
