@@ -106,7 +106,7 @@ private:
 // A gradient buffer as a backward rule receives it: in its node's shape and dtype, holding either
 // this pass's gradient so far or nothing yet (fresh(): the contents are undefined and mean zero, so
 // the first write must store rather than add). Whether to store or add is decided by the buffer's
-// state, through the helpers that write (ops/kernels.hpp: store_or_add, gemm_beta) or for_add();
+// state, through the helpers that write (ops/kernels.hpp) or for_add();
 // a rule never tracks it. A buffer obtained and left unwritten stays fresh: zero.
 class grad_buffer {
 public:

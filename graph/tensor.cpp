@@ -24,12 +24,12 @@ namespace xgrad {
 namespace {
 thread_local dtype g_default_dtype = dtype::float32;
 
-// A newly allocated buffer of 4 MiB or more (a large weight's gradient, Adam's moments, the packed
-// copies of a recurrent weight) is offered transparent huge pages, on Linux where the system allows
+// A newly allocated buffer of 4 MiB or more (a large weight's gradient, Adam's moments, a large
+// cached layout of a weight) is offered transparent huge pages, on Linux where the system allows
 // them (/sys/kernel/mm/transparent_hugepage/enabled: "madvise" or "always"; otherwise madvise fails
-// and nothing changes). xgrad's GEMM streams a 16 MB packed weight per product at LSTM 1024; in
-// 4 KiB pages that is 4096 TLB misses per product. Only the 2 MiB-aligned inside of the buffer can be
-// huge; it is advised before anything touches it. XGRAD_NO_HUGE_PAGES=1 in the environment turns this
+// and nothing changes): a product that streams a 16 MB operand touches 4096 pages of 4 KiB, each a
+// TLB miss, but only 8 of 2 MiB. Only the 2 MiB-aligned inside of the buffer can be huge; it is
+// advised before anything touches it. XGRAD_NO_HUGE_PAGES=1 in the environment turns this
 // off (for A/B measurements).
 void advise_huge_pages(const void* p, std::size_t bytes) {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)

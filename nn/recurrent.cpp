@@ -82,12 +82,12 @@ var recurrent_base::project(const var& x, std::size_t l) const {
     return opt_.bias ? xgrad::linear(x, p.w_ih, p.b_ih) : xgrad::linear(x, p.w_ih);
 }
 
-var recurrent_base::project_both_biases(const var& x, std::size_t l) const {
+var recurrent_base::project_summed_biases(const var& x, std::size_t l) const {
     const auto& p = layers_[l];
     return opt_.bias ? xgrad::linear(x, p.w_ih, p.b_ih + p.b_hh) : xgrad::linear(x, p.w_ih);
 }
 
-var recurrent_base::recur_plus(const var& h, const var& a, std::size_t t, std::size_t l) const {
+var recurrent_base::recur_at(const var& h, const var& a, std::size_t t, std::size_t l) const {
     return xgrad::linear_at(h, layers_[l].w_hh, a, t);
 }
 
@@ -146,10 +146,10 @@ var rnn::operator()(const var& x, const std::vector<var>& h0) {
         var h;
         var project(const var& seq, std::size_t l) {
             h = self.initial(h0, l, seq.shape()[0], seq.dtype());
-            return self.project_both_biases(seq, l);
+            return self.project_summed_biases(seq, l);
         }
         var operator()(std::size_t l, const var& a, std::size_t t) {
-            var pre = self.recur_plus(h, a, t, l);  // h·W_hhᵀ + (x_t·W_ihᵀ + b_ih + b_hh)
+            var pre = self.recur_at(h, a, t, l);  // h·W_hhᵀ + (x_t·W_ihᵀ + b_ih + b_hh)
             h = self.opt_.activation == "tanh" ? tanh(pre) : activation(self.opt_.activation, pre);
             return h;
         }
@@ -172,11 +172,11 @@ var lstm::operator()(const var& x, const std::vector<var>& h0, const std::vector
             if (l > 0) self.final_c_.push_back(c);
             h = self.initial(h0, l, seq.shape()[0], seq.dtype());
             c = self.initial(c0, l, seq.shape()[0], seq.dtype());
-            return self.project_both_biases(seq, l);
+            return self.project_summed_biases(seq, l);
         }
         var operator()(std::size_t l, const var& a, std::size_t t) {
             const std::size_t H = self.opt_.hidden_size;
-            var g = self.recur_plus(h, a, t, l);  // [batch, 4H]: i, f, g, o
+            var g = self.recur_at(h, a, t, l);  // [batch, 4H]: i, f, g, o
             if (self.opt_.fused) {
                 c = lstm_state(g, c);  // c_t = f⊙c_{t-1} + i⊙g
                 h = lstm_output(g, c);  // h_t = o⊙tanh(c_t)

@@ -72,8 +72,8 @@ protected:
     // rnn and lstm add the two projections, so their biases go in once: a = x·W_ihᵀ + (b_ih + b_hh) for
     // the whole sequence, then each step is one op, h·W_hhᵀ + a[:, t] (linear_at: step t of a read in
     // place).
-    var project_both_biases(const var& x, std::size_t l) const;
-    var recur_plus(const var& h, const var& a, std::size_t t, std::size_t l) const;
+    var project_summed_biases(const var& x, std::size_t l) const;
+    var recur_at(const var& h, const var& a, std::size_t t, std::size_t l) const;
 
     recurrent_options opt_;
     std::size_t gates_;
