@@ -1,7 +1,7 @@
 #pragma once
 // gradcheck: compare the tape's gradients with central differences, in float64.
 //
-//   auto report = xgrad::gradcheck([](std::span<const xgrad::var> in) { return xgrad::tanh(in[0]); },
+//   auto report = xgrad::gradcheck([](std::span<const xgrad::var> in) { return my_function(in[0]); },
 //                                  {xgrad::randn({3, 4}, 1, xgrad::dtype::float64)});
 //   if (!report) report.print(std::cerr);
 //

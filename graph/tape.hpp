@@ -34,19 +34,19 @@ enum class node_kind : std::uint8_t { input, constant, parameter, op };
 
 const char* node_kind_name(node_kind k);
 
-// Settings an op fixes when its node is built. Each op uses the fields that name its settings.
+// Settings an op fixes when its node is built, by what they mean; each op uses the fields it needs.
 struct node_attrs {
-    double slope = 0;       // leaky_relu
-    double alpha = 0;       // elu
-    double exponent = 0;    // pow
-    double scale = 0;       // sum, mean: 1 or 1/n
-    double lo = 0, hi = 0;  // clamp, hard_tanh
-    std::int64_t axis = 0;
-    std::size_t start = 0, stop = 0;  // slice: [start, stop) along axis
-    std::size_t step = 0;   // linear_at, gru_cell_at: the time step read from the sequence
-    bool whole = false;     // sum, mean: over every element (no axis)
-    bool stacked = false;   // concat/stack: a new axis (stack) rather than an existing one (concat)
-    shape_t shape;          // reshape
+    double slope = 0;       // a slope (an activation's negative side)
+    double alpha = 0;       // a scale of an activation's saturating side
+    double exponent = 0;    // a power
+    double scale = 0;       // a factor on the result (a mean's 1/n)
+    double lo = 0, hi = 0;  // bounds
+    std::int64_t axis = 0;  // the axis the op works along
+    std::size_t start = 0, stop = 0;  // a range [start, stop) along axis
+    std::size_t step = 0;   // a time step read from a sequence
+    bool whole = false;     // over every element (no axis)
+    bool stacked = false;   // along a new axis rather than an existing one
+    shape_t shape;          // a target shape
 };
 
 struct node {
