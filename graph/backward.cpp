@@ -76,7 +76,30 @@ void tape::backward(const var& root, const tensor& seed) {
     sweep(r);
 }
 
+void tape::check_parameter_leaves(std::uint32_t r) const {
+    for (std::size_t i = 0; i <= r; ++i) {
+        const node& n = nodes_[i];
+        if (!n.param) continue;
+        const tensor& v = n.param->value;
+        if (same_shape(v.shape(), n.leaf_shape) && v.dtype() == n.leaf_dtype) continue;
+        std::string reader;  // the op that would read it first: its latest consumer
+        for (std::size_t j = r + 1; j-- > i + 1 && reader.empty();)
+            for (std::uint32_t k : nodes_[j].inputs)
+                if (k == i) {
+                    reader = std::string(", read by '") + nodes_[j].op_name + "' (" + where(j) + ")";
+                    break;
+                }
+        throw backward_error("xgrad::backward: parameter '" + n.param->name + "' (" + where(i) + reader +
+                             ") was " + shape_str(n.leaf_shape) + " " + dtype_name(n.leaf_dtype) +
+                             " when the forward pass used it and is now " + shape_str(v.shape()) + " " +
+                             dtype_name(v.dtype()) +
+                             ": its value changed shape or dtype between forward and backward. Run the forward "
+                             "pass again (after tape.clear()) once the parameter has its new shape");
+    }
+}
+
 void tape::sweep(std::uint32_t r) {
+    check_parameter_leaves(r);
     const bool anomaly = anomaly_enabled();
     finishers_.clear();
     for (std::size_t i = r + 1; i-- > 0;) {

@@ -34,15 +34,17 @@ const char* node_kind_name(node_kind k) {
 
 // ---- tape -------------------------------------------------------------------------------------
 
-tape::tape() : id_(g_next_tape_id++), previous_(g_active) {
+tape::tape() : id_(g_next_tape_id++) {
     scopes_.push_back({"", 0});
     g_active = this;
     g_live.push_back(this);
 }
 
 tape::~tape() {
-    if (g_active == this) g_active = previous_;
     g_live.erase(std::remove(g_live.begin(), g_live.end(), this), g_live.end());
+    // Tapes may die in any order (a vector of tapes cleared front to back): the active one becomes the
+    // most recently made tape still alive, never one that is gone.
+    if (g_active == this) g_active = g_live.empty() ? nullptr : g_live.back();
 }
 
 tape& tape::active() {
@@ -174,6 +176,8 @@ var tape::use(const std::shared_ptr<param_state>& p) {
     node& n = push(node_kind::parameter);
     n.param = p;
     n.name = p->name;
+    n.leaf_shape = p->value.shape();
+    n.leaf_dtype = p->value.dtype();
     // A new forward pass may read a value changed through a reference kept from value(): a new
     // version, unless the last change was update_in_place (param_state::version).
     if (!p->updated_in_place) ++p->version;

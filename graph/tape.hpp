@@ -5,7 +5,8 @@
 // into their inputs' gradients, which sums fan-out (a weight used at every time step) for free.
 // That sum over time steps is backpropagation through time: it is never written by hand.
 //
-// Constructing a tape makes it the thread's active tape; destroying it restores the previous one.
+// Constructing a tape makes it the thread's active tape; destroying the active tape makes the most
+// recently constructed tape still alive active again (tapes may be destroyed in any order).
 // clear() keeps every node slot and tensor buffer for reuse, and bumps a generation counter so a
 // var from before the clear is reported as stale instead of reading recycled memory.
 #include <cstdint>
@@ -69,6 +70,10 @@ struct node {
     node_attrs attrs;
     backward_fn backward = nullptr;
     std::shared_ptr<param_state> param;  // kind == parameter
+    // Parameter leaves: the value's shape and dtype when the leaf was made. The ops recorded on it were
+    // built for these, so backward refuses to run their rules if the value has changed shape since.
+    shape_t leaf_shape;
+    xgrad::dtype leaf_dtype = xgrad::dtype::float32;
     std::string name;            // a user label (inputs) or the parameter's name
 };
 
@@ -204,6 +209,7 @@ private:
     friend class backward_ctx;
     void sweep(std::uint32_t root);  // the reverse loop, once the root's gradient is seeded
     void finish_leaf(std::uint32_t leaf, bool anomaly);
+    void check_parameter_leaves(std::uint32_t root) const;
     // Leaf finishers registered in this sweep (backward_ctx::finish_at_leaf).
     std::vector<std::pair<std::uint32_t, leaf_finisher>> finishers_;
 
@@ -211,7 +217,6 @@ private:
     std::size_t size_ = 0;
     std::uint64_t id_;
     std::uint64_t gen_ = 1;
-    tape* previous_;
     std::vector<scope_entry> scopes_;
     std::unordered_map<std::string, std::uint32_t> scope_ids_;
     std::uint32_t scope_ = 0;

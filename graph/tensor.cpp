@@ -47,6 +47,7 @@ void advise_huge_pages(const void* p, std::size_t bytes) {
 
 template <class A>
 void resize_storage(A& a, const shape_t& shape) {
+    (void)element_count(shape, "tensor", sizeof(typename A::value_type));
     const void* before = a.data();
     a.resize(shape);
     if (a.data() != before) advise_huge_pages(a.data(), a.size() * sizeof(typename A::value_type));
@@ -57,13 +58,41 @@ const char* dtype_name(dtype d) { return d == dtype::float32 ? "float32" : "floa
 dtype default_dtype() { return g_default_dtype; }
 void set_default_dtype(dtype d) { g_default_dtype = d; }
 
+std::size_t element_count(const shape_t& shape, const char* what, std::size_t bytes_per_element) {
+    // The product of the non-zero dimensions must fit, bytes included, even when another dimension is
+    // 0: such a shape cannot be held on this machine in any form, and a zero must not hide that.
+    std::size_t nonzero = 1, bytes = 0;
+    bool zero = false, overflow = false;
+    for (std::size_t d : shape) {
+        if (d == 0) zero = true;
+        else overflow = overflow || __builtin_mul_overflow(nonzero, d, &nonzero);
+    }
+    overflow = overflow || __builtin_mul_overflow(nonzero, bytes_per_element, &bytes);
+    if (overflow)
+        throw shape_error(std::string("xgrad::") + what + ": the shape " + shape_str(shape) +
+                          " has more elements than this machine can address (the product of its dimensions "
+                          "overflows 64 bits); check where the shape came from");
+    return zero ? 0 : nonzero;
+}
+
 std::string shape_str(const shape_t& s) {
+    // A long shape is shortened (its first and last dimensions, and how many there are): a message
+    // stays readable whatever shape a file or a caller made up.
+    constexpr std::size_t head = 6, tail = 3;
+    const bool shorten = s.size() > head + tail + 2;
     std::string out = "[";
     for (std::size_t i = 0; i < s.size(); ++i) {
+        if (shorten && i == head) {
+            out += ", …";
+            i = s.size() - tail - 1;
+            continue;
+        }
         if (i) out += ", ";
         out += std::to_string(s[i]);
     }
-    return out + "]";
+    out += "]";
+    if (shorten) out += " (" + std::to_string(s.size()) + " dimensions)";
+    return out;
 }
 
 tensor tensor::empty(const shape_t& shape, xgrad::dtype d) {
@@ -123,8 +152,7 @@ void tensor::reshape_storage(const shape_t& shape, xgrad::dtype d) {
 }
 
 void tensor::reshape(const shape_t& shape) {
-    std::size_t n = 1;
-    for (auto s : shape) n *= s;
+    const std::size_t n = element_count(shape, "tensor::reshape");
     if (n != size())
         throw shape_error("tensor::reshape: cannot view " + shape_str(this->shape()) + " (" +
                           std::to_string(size()) + " elements) as " + shape_str(shape));

@@ -46,6 +46,9 @@ inline bool same_shape(const shape_t& a, const shape_t& b) {
     return true;
 }
 
+// The number of elements of `shape`; throws shape_error naming `what` when the product (or its size
+// in bytes, `bytes_per_element` each) overflows size_t. Every product of a shape goes through this.
+std::size_t element_count(const shape_t& shape, const char* what, std::size_t bytes_per_element = 8);
 std::string shape_str(const shape_t& s);  // "[32, 50]"
 
 class tensor {
@@ -104,7 +107,8 @@ public:
     void set_flat(std::size_t i, double value);  // likewise
     void fill(double value);
 
-    // Make this tensor hold `shape` and `d`, reusing its buffer when the size already fits.
+    // Make this tensor hold `shape` and `d`, reusing its buffer when the size already fits. Throws
+    // shape_error when the shape's element count, or its size in bytes, does not fit in size_t.
     // Contents are unspecified afterwards.
     void reshape_storage(const shape_t& shape, xgrad::dtype d);
     // The same elements under another shape of equal size.

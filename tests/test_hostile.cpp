@@ -1,0 +1,84 @@
+// Inputs and misuse a careless or hostile user produces: each gives a clear error (or correct
+// behaviour), never undefined behaviour, a crash or unbounded memory.
+#include <doctest/doctest.h>
+
+#include <memory>
+#include <vector>
+
+#include <xgrad/xgrad.hpp>
+
+#include "helpers.hpp"
+
+using namespace xgrad;
+using xgrad::testing::contains;
+using xgrad::testing::message_of;
+
+TEST_CASE("tapes destroyed out of nesting order leave a live tape active, never a dead one") {
+    {
+        auto a = std::make_unique<tape>();
+        auto b = std::make_unique<tape>();
+        a.reset();                          // a dies while b is active: b stays active
+        CHECK(&tape::active() == b.get());
+        var x = input(tensor::ones({2}, dtype::float64));
+        CHECK(sum(x * x).item() == 2.0);    // records on b
+        b.reset();
+        CHECK(tape::active_or_null() == nullptr);
+    }
+    {
+        std::vector<std::unique_ptr<tape>> tapes;
+        for (int i = 0; i < 4; ++i) tapes.push_back(std::make_unique<tape>());
+        tapes.back().reset();               // the active one dies: the newest live one (tapes[2]) takes over
+        CHECK(&tape::active() == tapes[2].get());
+        for (auto& t : tapes) t.reset();    // front to back
+        CHECK(tape::active_or_null() == nullptr);
+        tape t;                             // and a new one works as usual
+        CHECK(sum(input(tensor::ones({3}, dtype::float64))).item() == 3.0);
+    }
+}
+
+TEST_CASE("a parameter reshaped or cast between forward and backward is refused before any rule runs") {
+    for (int change = 0; change < 2; ++change) {
+        CAPTURE(change);
+        tape t;
+        parameter w(randn({4, 3}, 1, dtype::float32), "W");
+        var x = input(randn({2, 3}, 2, dtype::float32));
+        var loss = sum(tanh(linear(x, w)));
+        if (change == 0) w.value() = randn({2, 6}, 3, dtype::float32);
+        else w.cast(dtype::float64);
+        const std::string msg = message_of<backward_error>([&] { t.backward(loss); });
+        CHECK(contains(msg, "'W'"));
+        CHECK(contains(msg, "[4, 3] float32"));
+        CHECK(contains(msg, change == 0 ? "[2, 6] float32" : "[4, 3] float64"));
+        CHECK(contains(msg, "'linear'"));
+        CHECK(contains(msg, "forward pass again"));
+    }
+}
+
+TEST_CASE("shapes whose element count overflows are refused, a zero dimension included") {
+    const std::size_t huge = std::size_t(1) << 62;
+    auto msg = message_of<shape_error>([&] { (void)tensor::zeros({huge, 4}, dtype::float32); });
+    CHECK(contains(msg, "overflows"));
+    msg = message_of<shape_error>([&] { (void)tensor::zeros({0, huge, huge}, dtype::float64); });
+    CHECK(contains(msg, "overflows"));
+    tensor empty = tensor::zeros({0}, dtype::float64);
+    msg = message_of<shape_error>([&] { empty.reshape({huge, 4, 0, huge}); });
+    CHECK(contains(msg, "overflows"));
+    CHECK(element_count({3, 0, 5}, "test") == 0);
+    CHECK(element_count({3, 4, 5}, "test") == 60);
+}
+
+TEST_CASE("a shape with very many dimensions prints short") {
+    shape_t s(100000, 1);
+    const std::string str = shape_str(s);
+    CHECK(str.size() < 80);
+    CHECK(contains(str, "100000 dimensions"));
+    CHECK(shape_str({2, 3}) == "[2, 3]");
+}
+
+TEST_CASE("the tape generation is 64 bits: a var from 2^32 clears ago is still stale") {
+    tape t;
+    var x = input(tensor::ones({1}, dtype::float64));
+    static_assert(sizeof(t.generation()) == 8);
+    t.clear();
+    CHECK(x.is_stale());
+}
