@@ -13,8 +13,9 @@
 #include <new>
 #include <string>
 
-#include "avx512.hpp"
 #include "../ops.hpp"
+#include "avx512.hpp"
+#include "small_gemm.hpp"
 
 namespace xgrad::blas {
 
@@ -164,6 +165,7 @@ void gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, float a
         gemm_packed(ta, m, n, k, alpha, a, lda, bp, beta, c, ldc);
         return;
     }
+    if (small_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) return;
     cblas_sgemm(CblasRowMajor, flag(ta), flag(tb), static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha,
                 a, static_cast<int>(lda), b, static_cast<int>(ldb), beta, c, static_cast<int>(ldc));
 }
@@ -174,6 +176,7 @@ void gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, double 
     if (empty_product(m, n, k, beta, c, ldc)) return;
     if (outer_product(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) return;
     if (matrix_vector(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) return;
+    if (small_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) return;
     cblas_dgemm(CblasRowMajor, flag(ta), flag(tb), static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha,
                 a, static_cast<int>(lda), b, static_cast<int>(ldb), beta, c, static_cast<int>(ldc));
 }

@@ -1,6 +1,8 @@
 #pragma once
 // Row-major GEMM on raw contiguous storage (private; the one TU that includes cblas.h is blas.cpp).
 // C[m,n] = alpha op(A) op(B) + beta C, with op(X) = X or Xᵀ chosen by a flag: no transposed copies.
+// gemm() routes each product: degenerate shapes to loops or gemv, skinny float products to xgrad's
+// own kernel, small ones to libxsmm's JIT kernels (small_gemm.hpp), the rest to OpenBLAS.
 #include <cstddef>
 
 namespace xgrad::blas {
