@@ -8,9 +8,7 @@
 // [batch, 3H] = r | z | n (input part and hidden part separate, since n = tanh(x_n + r ⊙ h_n)).
 // Forward saves the gate activations (σ and tanh values) for the backward rule: at hidden 50 every
 // backward recomputing them made the fused LSTM step 7 % slower than the gate-by-gate one.
-// GCC 12 warns of "__Y may be used uninitialized" inside its own avx512fintrin.h when xsimd's masked
-// AVX-512 intrinsics are inlined here; nothing reads an undefined lane.
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include "intrinsics.hpp"  // first: see there
 #include <xsimd/xsimd.hpp>
 
 #include <type_traits>
