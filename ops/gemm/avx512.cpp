@@ -1,4 +1,4 @@
-// The AVX-512 GEMM of gemm_avx512.hpp. Built with -mavx512f -mfma (CMakeLists.txt); no
+// The AVX-512 GEMM of avx512.hpp. Built with -mavx512f -mfma (CMakeLists.txt); no
 // standard-library templates in this file (see the header).
 #include "avx512.hpp"
 
