@@ -1,5 +1,5 @@
-// Activations. tanh and sigmoid run through xtensor's xsimd-vectorised math (several times faster
-// than scalar std::tanh); their backward rules reuse the saved output y.
+// Activations. tanh and sigmoid run through xtensor's xsimd-vectorised math (whole SIMD batches,
+// where std::tanh takes one value at a time); their backward rules reuse the saved output y.
 #include "intrinsics.hpp"  // first: see there
 #include <xtensor/xmath.hpp>
 #include <xtensor/xnoalias.hpp>

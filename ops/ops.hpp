@@ -122,9 +122,9 @@ bool flush_denormal();
 
 // What the BLAS library is running on. OpenBLAS picks its kernels ("core") once, when it is loaded;
 // a CPU model it does not know (common in VMs: "Intel Xeon Processor") makes it fall back to its
-// oldest x86-64 kernels (Prescott, SSE3), several times slower than the AVX2/AVX-512 ones the CPU
-// has. `suggested_core` is then the core to request with the environment variable
-// OPENBLAS_CORETYPE (read only at load time: set it before the program starts).
+// oldest x86-64 kernels (Prescott, SSE3) instead of the AVX2/AVX-512 ones the CPU has.
+// `suggested_core` is then the core to request with the environment variable OPENBLAS_CORETYPE
+// (read only at load time: set it before the program starts).
 struct blas_info {
     std::string config;          // openblas_get_config(), e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH ..."
     std::string core;            // openblas_get_corename(), e.g. "Prescott" or "SkylakeX"

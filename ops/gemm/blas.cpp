@@ -34,8 +34,8 @@ bool empty_product(std::size_t m, std::size_t n, std::size_t k, T beta, T* c, st
 }
 
 // k = 1 is an outer product (an input projection of one feature: x[B·T, 1]·W_ih[H, 1]ᵀ). OpenBLAS sends
-// it through its general path, packing both operands for one multiply per element (4.7 % of the
-// tutorial's training step in perf); a plain loop does it without packing.
+// it through its general path, packing both operands for one multiply per element; a plain loop does
+// it without packing.
 template <class T>
 bool outer_product(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a, std::size_t lda,
                    const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc) {
@@ -126,8 +126,7 @@ bool skinny(std::size_t m, std::size_t n, std::size_t k) { return k <= 64 && m >
 
 }  // namespace
 
-// The kernel runs on one thread: with more BLAS threads OpenBLAS's parallel GEMM is the faster one
-// (LSTM 1024, 2 threads: 76–79 vs 104–108 ms per step; LSTM 256: 6.1–6.3 vs 6.5–6.8 ms).
+// The kernel runs on one thread: with more BLAS threads OpenBLAS's parallel GEMM is the faster one.
 bool own_gemm() { return g_own_gemm && openblas_get_num_threads() == 1; }
 bool set_own_gemm(bool on) {
     g_own_gemm = on && cpu_has_avx512();
