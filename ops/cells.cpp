@@ -6,6 +6,7 @@
 //
 // Gates follow PyTorch's layout: an LSTM's pre-activations are [batch, 4H] = i | f | g | o, a GRU's
 // [batch, 3H] = r | z | n (input part and hidden part separate, since n = tanh(x_n + r ⊙ h_n)).
+// Each cell's forward and backward maths is its row in ops/registry.hpp; each rule below restates its part.
 // Forward saves the gate activations (σ and tanh values), so the backward rules evaluate no exp or tanh.
 #include "intrinsics.hpp"  // first: see there
 #include <xsimd/xsimd.hpp>
