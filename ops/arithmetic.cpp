@@ -16,24 +16,24 @@ namespace {
 template <class F>
 var binary(op id, const var& a, const var& b, backward_fn rule, F f) {
     auto r = record(id, {a, b});
-    const tensor& x = r.in(0);
-    const tensor& y = r.in(1);
-    const shape_t shape = broadcast_shapes(op_name(id), x.shape(), y.shape());
-    tensor& out = r.out(shape, x.dtype());
-    with_dtype(x.dtype(), [&](auto t) {
+    const tensor& av = r.in(0);
+    const tensor& bv = r.in(1);
+    const shape_t shape = broadcast_shapes(op_name(id), av.shape(), bv.shape());
+    tensor& out = r.out(shape, av.dtype());
+    with_dtype(av.dtype(), [&](auto t) {
         using T = decltype(t);
-        const T* xp = x.data<T>();
-        const T* zp = y.data<T>();
+        const T* ap = av.data<T>();
+        const T* bp = bv.data<T>();
         T* yp = out.data<T>();
-        if (same_shape(x.shape(), shape) && same_shape(y.shape(), shape)) {  // same shapes: a loop the compiler vectorises
-            const T* __restrict p = xp;
-            const T* __restrict q = zp;
+        if (same_shape(av.shape(), shape) && same_shape(bv.shape(), shape)) {  // same shapes: a loop the compiler vectorises
+            const T* __restrict p = ap;
+            const T* __restrict q = bp;
             T* __restrict o = yp;
             for (std::size_t i = 0, n = out.size(); i < n; ++i) o[i] = f(p[i], q[i]);
             return;
         }
-        for_each_broadcast(shape, x.shape(), y.shape(),
-                           [&](std::size_t o, std::size_t i, std::size_t j) { yp[o] = f(xp[i], zp[j]); });
+        for_each_broadcast(shape, av.shape(), bv.shape(),
+                           [&](std::size_t o, std::size_t i, std::size_t j) { yp[o] = f(ap[i], bp[j]); });
     });
     return r.finish(rule);
 }
@@ -76,26 +76,26 @@ void binary_grad(backward_ctx& c, FA fa, FB fb) {
 static void add_backward(backward_ctx& c) {
     binary_grad(c, [](auto dy, auto, auto) { return dy; }, [](auto dy, auto, auto) { return dy; });
 }
-var add(const var& a, const var& b) { return binary(op::add, a, b, add_backward, [](auto x, auto y) { return x + y; }); }
+var add(const var& a, const var& b) { return binary(op::add, a, b, add_backward, [](auto u, auto v) { return u + v; }); }
 
 // y = a - b   da = dy   db = -dy
 static void sub_backward(backward_ctx& c) {
     binary_grad(c, [](auto dy, auto, auto) { return dy; }, [](auto dy, auto, auto) { return -dy; });
 }
-var sub(const var& a, const var& b) { return binary(op::sub, a, b, sub_backward, [](auto x, auto y) { return x - y; }); }
+var sub(const var& a, const var& b) { return binary(op::sub, a, b, sub_backward, [](auto u, auto v) { return u - v; }); }
 
 // y = a * b   da = dy b   db = dy a
 static void mul_backward(backward_ctx& c) {
     binary_grad(c, [](auto dy, auto, auto b) { return dy * b; }, [](auto dy, auto a, auto) { return dy * a; });
 }
-var mul(const var& a, const var& b) { return binary(op::mul, a, b, mul_backward, [](auto x, auto y) { return x * y; }); }
+var mul(const var& a, const var& b) { return binary(op::mul, a, b, mul_backward, [](auto u, auto v) { return u * v; }); }
 
 // y = a / b   da = dy / b   db = -dy a / b²
 static void div_backward(backward_ctx& c) {
     binary_grad(c, [](auto dy, auto, auto b) { return dy / b; },
                 [](auto dy, auto a, auto b) { return -dy * a / (b * b); });
 }
-var div(const var& a, const var& b) { return binary(op::div, a, b, div_backward, [](auto x, auto y) { return x / y; }); }
+var div(const var& a, const var& b) { return binary(op::div, a, b, div_backward, [](auto u, auto v) { return u / v; }); }
 
 // y = -x   dx = -dy
 static void neg_backward(backward_ctx& c) {
