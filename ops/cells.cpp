@@ -264,10 +264,10 @@ struct gru_forward {
     void operator()(V, std::size_t j, P in, T* o, T* a) const {
         const T* x = in[0];
         const T* h = in[1];
-        const V rr = sigm(vload<V>(x + j) + vload<V>(h + j));
+        const V r = sigm(vload<V>(x + j) + vload<V>(h + j));
         const V z = sigm(vload<V>(x + H + j) + vload<V>(h + H + j));
-        const V n = xsimd::tanh(vload<V>(x + 2 * H + j) + rr * vload<V>(h + 2 * H + j));
-        vstore(a + j, rr);
+        const V n = xsimd::tanh(vload<V>(x + 2 * H + j) + r * vload<V>(h + 2 * H + j));
+        vstore(a + j, r);
         vstore(a + H + j, z);
         vstore(a + 2 * H + j, n);
         vstore(o + j, n + z * (vload<V>(in[2] + j) - n));
