@@ -163,6 +163,7 @@ static void log_softmax_backward(backward_ctx& c) {
                     [](auto dy, auto y, auto total) { return dy - std::exp(y) * total; });
 }
 
+// softmax along `axis`, or log_softmax when log_form; both through logsumexp, so no e^x overflows.
 static var softmax_impl(op id, const var& x, std::int64_t axis, bool log_form) {
     auto r = record(id, {x});
     const tensor& a = r.in(0);

@@ -11,7 +11,7 @@ using namespace kernels;
 
 namespace {
 
-// attrs: flag = reduce everything; axis; a = scale (1 for sum, 1/n for mean)
+// s without `axis`, or with it as 1 when keepdims.
 shape_t reduced_shape(const shape_t& s, std::size_t axis, bool keepdims) {
     shape_t out;
     for (std::size_t k = 0; k < s.size(); ++k) {
@@ -23,6 +23,7 @@ shape_t reduced_shape(const shape_t& s, std::size_t axis, bool keepdims) {
 
 }  // namespace
 
+// sum and mean; attrs: whole (every element) or axis, and scale (1 for sum, 1/n for mean)
 // y = scale Σ_axis x   dx = scale broadcast(dy)
 static void sum_backward(backward_ctx& c) {
     if (!c.needs_grad(0)) return;
