@@ -10,8 +10,9 @@
 //   G = 1 (rnn), 4 (lstm: i, f, g, o), 3 (gru: r, z, n)
 // Cells, with a_t = x_t·W_ihᵀ + b_ih (computed for all steps at once) and r_t = h_{t-1}·W_hhᵀ + b_hh:
 //   rnn   h_t = act(a_t + r_t)
-//   lstm  [i f g o] = a_t + r_t;  c_t = σ(f)⊙c_{t-1} + σ(i)⊙tanh(g);  h_t = σ(o)⊙tanh(c_t)
-//   gru   r = σ(a_r + r_r), z = σ(a_z + r_z), n = tanh(a_n + r ⊙ r_n);  h_t = (1 - z)⊙n + z⊙h_{t-1}
+//   lstm  gates [i f g o] = a_t + r_t;  c_t = lstm_state(gates, c_{t-1});  h_t = lstm_output(gates, c_t)
+//   gru   h_t = gru_cell(a_t, r_t, h_{t-1})
+// (the cell ops' maths: their rows in ops/registry.hpp, listed in docs/ops.md)
 // The forward runs under scope("rnn"|"lstm"|"gru"), then scope("l=<l>") when num_layers > 1, then
 // scope("t=<k>") for each time step; the input projection of a layer sits in the layer's scope.
 #include <cstdint>

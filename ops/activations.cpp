@@ -1,5 +1,5 @@
-// Activations. tanh and sigmoid run through xtensor's xsimd-vectorised math (several times faster
-// than scalar std::tanh); their backward rules reuse the saved output y.
+// Activations. tanh and sigmoid run through xtensor's xsimd-vectorised math (whole SIMD batches,
+// where std::tanh takes one value at a time); their backward rules reuse the saved output y.
 #include "intrinsics.hpp"  // first: see there
 #include <xtensor/xmath.hpp>
 #include <xtensor/xnoalias.hpp>
@@ -17,47 +17,6 @@ namespace xgrad {
 using namespace kernels;
 
 namespace {
-
-// y = tanh x   dx = dy (1 - y²)
-void tanh_backward(backward_ctx& c) {
-    unary_grad(c, [](auto dy, auto y, auto) { return dy * (1 - y * y); });
-}
-// y = 1 / (1 + e^-x)   dx = dy y (1 - y)
-void sigmoid_backward(backward_ctx& c) {
-    unary_grad(c, [](auto dy, auto y, auto) { return dy * y * (1 - y); });
-}
-// y = max(x, 0)   dx = dy [x > 0]; the subgradient at x = 0 is 0 (PyTorch's choice)
-void relu_backward(backward_ctx& c) {
-    unary_grad(c, [](auto dy, auto, auto x) { return x > 0 ? dy : decltype(dy)(0); });
-}
-// y = x > 0 ? x : s x   dx = dy (x > 0 ? 1 : s); at x = 0 the slope s is used
-void leaky_relu_backward(backward_ctx& c) {
-    const double s = c.attrs().slope;
-    unary_grad(c, [s](auto dy, auto, auto x) { return x > 0 ? dy : static_cast<decltype(dy)>(s) * dy; });
-}
-// y = x > 0 ? x : a (e^x - 1)   dx = dy (x > 0 ? 1 : y + a); at x = 0 that is a (1 when a = 1)
-void elu_backward(backward_ctx& c) {
-    const double a = c.attrs().alpha;
-    unary_grad(c, [a](auto dy, auto y, auto x) { return x > 0 ? dy : dy * (y + static_cast<decltype(dy)>(a)); });
-}
-// y = x Φ(x)   dx = dy (Φ(x) + x φ(x)),  Φ the normal CDF, φ its density
-void gelu_backward(backward_ctx& c) {
-    unary_grad(c, [](auto dy, auto, auto x) {
-        using T = decltype(x);
-        const T cdf = T(0.5) * (1 + std::erf(x * T(M_SQRT1_2)));
-        const T pdf = std::exp(T(-0.5) * x * x) * T(0.3989422804014327);
-        return dy * (cdf + x * pdf);
-    });
-}
-// y = ln(1 + e^x)   dx = dy σ(x)
-void softplus_backward(backward_ctx& c) {
-    unary_grad(c, [](auto dy, auto, auto x) { return dy / (1 + std::exp(-x)); });
-}
-// y = clamp(x, lo, hi)   dx = dy where lo < x < hi; 0 outside and at the kinks (PyTorch's choice)
-void hard_tanh_backward(backward_ctx& c) {
-    const double lo = c.attrs().lo, hi = c.attrs().hi;
-    unary_grad(c, [=](auto dy, auto, auto x) { return (x > lo && x < hi) ? dy : decltype(dy)(0); });
-}
 
 // The shared shape of the two softmax rules: for every lane along the op's axis (read as
 // [outer, n, inner]), first a reduction r = Σ_k red(dy_k, y_k), then dx_k += grad(dy_k, y_k, r).
@@ -84,18 +43,128 @@ void along_axis_grad(backward_ctx& c, Red red, Grad grad) {
     });
 }
 
+}  // namespace
+
+// y = tanh x   dx = dy (1 - y²)
+static void tanh_backward(backward_ctx& c) {
+    unary_grad(c, [](auto dy, auto y, auto) { return dy * (1 - y * y); });
+}
+var tanh(const var& x) {
+    auto r = record(op::tanh, {x});
+    const tensor& a = r.in(0);
+    tensor& y = r.out(a.shape(), a.dtype());
+    with_dtype(a.dtype(), [&](auto t) {
+        using T = decltype(t);
+        xt::noalias(y.array<T>()) = xt::tanh(a.array<T>());
+    });
+    return r.finish(tanh_backward);
+}
+
+// y = 1 / (1 + e^-x)   dx = dy y (1 - y)
+static void sigmoid_backward(backward_ctx& c) {
+    unary_grad(c, [](auto dy, auto y, auto) { return dy * y * (1 - y); });
+}
+var sigmoid(const var& x) {
+    auto r = record(op::sigmoid, {x});
+    const tensor& a = r.in(0);
+    tensor& y = r.out(a.shape(), a.dtype());
+    with_dtype(a.dtype(), [&](auto t) {
+        using T = decltype(t);
+        xt::noalias(y.array<T>()) = T(1) / (T(1) + xt::exp(-a.array<T>()));
+    });
+    return r.finish(sigmoid_backward);
+}
+
+// y = max(x, 0)   dx = dy [x > 0]; the subgradient at x = 0 is 0 (PyTorch's choice)
+static void relu_backward(backward_ctx& c) {
+    unary_grad(c, [](auto dy, auto, auto x) { return x > 0 ? dy : decltype(dy)(0); });
+}
+var relu(const var& x) {
+    return unary(op::relu, x, relu_backward, [](auto v) { return v > 0 ? v : decltype(v)(0); });
+}
+
+// y = x > 0 ? x : s x   dx = dy (x > 0 ? 1 : s); at x = 0 the slope s is used
+static void leaky_relu_backward(backward_ctx& c) {
+    const double s = c.attrs().slope;
+    unary_grad(c, [s](auto dy, auto, auto x) { return x > 0 ? dy : static_cast<decltype(dy)>(s) * dy; });
+}
+var leaky_relu(const var& x, double slope) {
+    node_attrs at;
+    at.slope = slope;
+    return unary(op::leaky_relu, x, leaky_relu_backward,
+                 [slope](auto v) { return v > 0 ? v : static_cast<decltype(v)>(slope) * v; }, at);
+}
+
+// y = x > 0 ? x : a (e^x - 1)   dx = dy (x > 0 ? 1 : y + a); at x = 0 that is a (1 when a = 1)
+static void elu_backward(backward_ctx& c) {
+    const double a = c.attrs().alpha;
+    unary_grad(c, [a](auto dy, auto y, auto x) { return x > 0 ? dy : dy * (y + static_cast<decltype(dy)>(a)); });
+}
+var elu(const var& x, double alpha) {
+    node_attrs at;
+    at.alpha = alpha;
+    return unary(op::elu, x, elu_backward,
+                 [alpha](auto v) { return v > 0 ? v : static_cast<decltype(v)>(alpha) * std::expm1(v); }, at);
+}
+
+// y = x Φ(x)   dx = dy (Φ(x) + x φ(x)),  Φ the normal CDF, φ its density
+static void gelu_backward(backward_ctx& c) {
+    unary_grad(c, [](auto dy, auto, auto x) {
+        using T = decltype(x);
+        const T cdf = T(0.5) * (1 + std::erf(x * T(M_SQRT1_2)));
+        const T pdf = std::exp(T(-0.5) * x * x) * T(0.3989422804014327);
+        return dy * (cdf + x * pdf);
+    });
+}
+var gelu(const var& x) {
+    return unary(op::gelu, x, gelu_backward, [](auto v) {
+        using T = decltype(v);
+        return T(0.5) * v * (1 + std::erf(v * T(M_SQRT1_2)));
+    });
+}
+
+// y = ln(1 + e^x)   dx = dy σ(x)
+static void softplus_backward(backward_ctx& c) {
+    unary_grad(c, [](auto dy, auto, auto x) { return dy / (1 + std::exp(-x)); });
+}
+var softplus(const var& x) {
+    // ln(1 + e^x) = max(x, 0) + ln(1 + e^-|x|): no overflow for large |x|
+    return unary(op::softplus, x, softplus_backward,
+                 [](auto v) { return std::max(v, decltype(v)(0)) + std::log1p(std::exp(-std::abs(v))); });
+}
+
+// y = clamp(x, lo, hi)   dx = dy where lo < x < hi; 0 outside and at the kinks (PyTorch's choice)
+static void hard_tanh_backward(backward_ctx& c) {
+    const double lo = c.attrs().lo, hi = c.attrs().hi;
+    unary_grad(c, [=](auto dy, auto, auto x) { return (x > lo && x < hi) ? dy : decltype(dy)(0); });
+}
+var hard_tanh(const var& x, double lo, double hi) {
+    if (!(lo < hi))
+        throw_argument_error(op_name(op::hard_tanh), "lo (" + std::to_string(lo) + ") must be below hi (" + std::to_string(hi) + ")");
+    node_attrs at;
+    at.lo = lo;
+    at.hi = hi;
+    return unary(op::hard_tanh, x, hard_tanh_backward,
+                 [=](auto v) {
+                     using T = decltype(v);
+                     return std::min(std::max(v, static_cast<T>(lo)), static_cast<T>(hi));
+                 },
+                 at);
+}
+
 // y = softmax x   dx = y (dy - Σ dy y)
-void softmax_backward(backward_ctx& c) {
+static void softmax_backward(backward_ctx& c) {
     along_axis_grad(c, [](auto dy, auto y) { return dy * y; }, [](auto dy, auto y, auto dot) { return y * (dy - dot); });
 }
 
 // y = x - logsumexp x   dx = dy - e^y Σ dy
-void log_softmax_backward(backward_ctx& c) {
+static void log_softmax_backward(backward_ctx& c) {
     along_axis_grad(c, [](auto dy, auto) { return dy; },
                     [](auto dy, auto y, auto total) { return dy - std::exp(y) * total; });
 }
 
-var softmax_impl(op id, const var& x, std::int64_t axis, bool log_form) {
+// softmax along `axis`, or log_softmax when log_form; both through logsumexp, so no e^x overflows.
+static var softmax_impl(op id, const var& x, std::int64_t axis, bool log_form) {
     auto r = record(id, {x});
     const tensor& a = r.in(0);
     if (a.dim() == 0) throw_shape_error(op_name(id), "needs at least one dimension");
@@ -122,75 +191,6 @@ var softmax_impl(op id, const var& x, std::int64_t axis, bool log_form) {
             }
     });
     return r.finish(log_form ? log_softmax_backward : softmax_backward);
-}
-
-}  // namespace
-
-var tanh(const var& x) {
-    auto r = record(op::tanh, {x});
-    const tensor& a = r.in(0);
-    tensor& y = r.out(a.shape(), a.dtype());
-    with_dtype(a.dtype(), [&](auto t) {
-        using T = decltype(t);
-        xt::noalias(y.array<T>()) = xt::tanh(a.array<T>());
-    });
-    return r.finish(tanh_backward);
-}
-
-var sigmoid(const var& x) {
-    auto r = record(op::sigmoid, {x});
-    const tensor& a = r.in(0);
-    tensor& y = r.out(a.shape(), a.dtype());
-    with_dtype(a.dtype(), [&](auto t) {
-        using T = decltype(t);
-        xt::noalias(y.array<T>()) = T(1) / (T(1) + xt::exp(-a.array<T>()));
-    });
-    return r.finish(sigmoid_backward);
-}
-
-var relu(const var& x) {
-    return unary(op::relu, x, relu_backward, [](auto v) { return v > 0 ? v : decltype(v)(0); });
-}
-
-var leaky_relu(const var& x, double slope) {
-    node_attrs at;
-    at.slope = slope;
-    return unary(op::leaky_relu, x, leaky_relu_backward,
-                 [slope](auto v) { return v > 0 ? v : static_cast<decltype(v)>(slope) * v; }, at);
-}
-
-var elu(const var& x, double alpha) {
-    node_attrs at;
-    at.alpha = alpha;
-    return unary(op::elu, x, elu_backward,
-                 [alpha](auto v) { return v > 0 ? v : static_cast<decltype(v)>(alpha) * std::expm1(v); }, at);
-}
-
-var gelu(const var& x) {
-    return unary(op::gelu, x, gelu_backward, [](auto v) {
-        using T = decltype(v);
-        return T(0.5) * v * (1 + std::erf(v * T(M_SQRT1_2)));
-    });
-}
-
-var softplus(const var& x) {
-    // ln(1 + e^x) = max(x, 0) + ln(1 + e^-|x|): no overflow for large |x|
-    return unary(op::softplus, x, softplus_backward,
-                 [](auto v) { return std::max(v, decltype(v)(0)) + std::log1p(std::exp(-std::abs(v))); });
-}
-
-var hard_tanh(const var& x, double lo, double hi) {
-    if (!(lo < hi))
-        throw_argument_error(op_name(op::hard_tanh), "lo (" + std::to_string(lo) + ") must be below hi (" + std::to_string(hi) + ")");
-    node_attrs at;
-    at.lo = lo;
-    at.hi = hi;
-    return unary(op::hard_tanh, x, hard_tanh_backward,
-                 [=](auto v) {
-                     using T = decltype(v);
-                     return std::min(std::max(v, static_cast<T>(lo)), static_cast<T>(hi));
-                 },
-                 at);
 }
 
 var softmax(const var& x, std::int64_t axis) { return softmax_impl(op::softmax, x, axis, false); }

@@ -16,24 +16,24 @@ namespace {
 template <class F>
 var binary(op id, const var& a, const var& b, backward_fn rule, F f) {
     auto r = record(id, {a, b});
-    const tensor& x = r.in(0);
-    const tensor& y = r.in(1);
-    const shape_t shape = broadcast_shapes(op_name(id), x.shape(), y.shape());
-    tensor& out = r.out(shape, x.dtype());
-    with_dtype(x.dtype(), [&](auto t) {
+    const tensor& av = r.in(0);
+    const tensor& bv = r.in(1);
+    const shape_t shape = broadcast_shapes(op_name(id), av.shape(), bv.shape());
+    tensor& out = r.out(shape, av.dtype());
+    with_dtype(av.dtype(), [&](auto t) {
         using T = decltype(t);
-        const T* xp = x.data<T>();
-        const T* zp = y.data<T>();
+        const T* ap = av.data<T>();
+        const T* bp = bv.data<T>();
         T* yp = out.data<T>();
-        if (same_shape(x.shape(), shape) && same_shape(y.shape(), shape)) {  // same shapes: a loop the compiler vectorises
-            const T* __restrict p = xp;
-            const T* __restrict q = zp;
+        if (same_shape(av.shape(), shape) && same_shape(bv.shape(), shape)) {  // same shapes: a loop the compiler vectorises
+            const T* __restrict p = ap;
+            const T* __restrict q = bp;
             T* __restrict o = yp;
             for (std::size_t i = 0, n = out.size(); i < n; ++i) o[i] = f(p[i], q[i]);
             return;
         }
-        for_each_broadcast(shape, x.shape(), y.shape(),
-                           [&](std::size_t o, std::size_t i, std::size_t j) { yp[o] = f(xp[i], zp[j]); });
+        for_each_broadcast(shape, av.shape(), bv.shape(),
+                           [&](std::size_t o, std::size_t i, std::size_t j) { yp[o] = f(ap[i], bp[j]); });
     });
     return r.finish(rule);
 }
@@ -70,81 +70,89 @@ void binary_grad(backward_ctx& c, FA fa, FB fb) {
     });
 }
 
+}  // namespace
+
 // y = a + b   da = dy   db = dy
-void add_backward(backward_ctx& c) {
+static void add_backward(backward_ctx& c) {
     binary_grad(c, [](auto dy, auto, auto) { return dy; }, [](auto dy, auto, auto) { return dy; });
 }
+var add(const var& a, const var& b) { return binary(op::add, a, b, add_backward, [](auto u, auto v) { return u + v; }); }
+
 // y = a - b   da = dy   db = -dy
-void sub_backward(backward_ctx& c) {
+static void sub_backward(backward_ctx& c) {
     binary_grad(c, [](auto dy, auto, auto) { return dy; }, [](auto dy, auto, auto) { return -dy; });
 }
+var sub(const var& a, const var& b) { return binary(op::sub, a, b, sub_backward, [](auto u, auto v) { return u - v; }); }
+
 // y = a * b   da = dy b   db = dy a
-void mul_backward(backward_ctx& c) {
+static void mul_backward(backward_ctx& c) {
     binary_grad(c, [](auto dy, auto, auto b) { return dy * b; }, [](auto dy, auto a, auto) { return dy * a; });
 }
+var mul(const var& a, const var& b) { return binary(op::mul, a, b, mul_backward, [](auto u, auto v) { return u * v; }); }
+
 // y = a / b   da = dy / b   db = -dy a / b²
-void div_backward(backward_ctx& c) {
+static void div_backward(backward_ctx& c) {
     binary_grad(c, [](auto dy, auto, auto b) { return dy / b; },
                 [](auto dy, auto a, auto b) { return -dy * a / (b * b); });
 }
+var div(const var& a, const var& b) { return binary(op::div, a, b, div_backward, [](auto u, auto v) { return u / v; }); }
+
 // y = -x   dx = -dy
-void neg_backward(backward_ctx& c) {
+static void neg_backward(backward_ctx& c) {
     unary_grad(c, [](auto dy, auto, auto) { return -dy; });
 }
+var neg(const var& x) { return unary(op::neg, x, neg_backward, [](auto v) { return -v; }); }
+
 // y = x^p   dx = dy p x^(p-1)
-void pow_backward(backward_ctx& c) {
+static void pow_backward(backward_ctx& c) {
     const double p = c.attrs().exponent;
     unary_grad(c, [p](auto dy, auto, auto x) {
         using T = decltype(x);
         return dy * static_cast<T>(p) * static_cast<T>(std::pow(x, static_cast<T>(p - 1)));
     });
 }
-// y = e^x   dx = dy y
-void exp_backward(backward_ctx& c) {
-    unary_grad(c, [](auto dy, auto y, auto) { return dy * y; });
-}
-// y = ln x   dx = dy / x
-void log_backward(backward_ctx& c) {
-    unary_grad(c, [](auto dy, auto, auto x) { return dy / x; });
-}
-// y = √x   dx = dy / (2y)
-void sqrt_backward(backward_ctx& c) {
-    unary_grad(c, [](auto dy, auto y, auto) { return dy / (2 * y); });
-}
-// y = |x|   dx = dy sign(x); subgradient 0 at x = 0 (PyTorch's choice)
-void abs_backward(backward_ctx& c) {
-    unary_grad(c, [](auto dy, auto, auto x) { return x > 0 ? dy : (x < 0 ? -dy : decltype(dy)(0)); });
-}
-// y = x²   dx = 2 x dy
-void square_backward(backward_ctx& c) {
-    unary_grad(c, [](auto dy, auto, auto x) { return 2 * x * dy; });
-}
-// y = clamp(x, lo, hi)   dx = dy where lo <= x <= hi (the bounds included, as PyTorch), else 0
-void clamp_backward(backward_ctx& c) {
-    const double lo = c.attrs().lo, hi = c.attrs().hi;
-    unary_grad(c, [=](auto dy, auto, auto x) { return (x >= lo && x <= hi) ? dy : decltype(dy)(0); });
-}
-
-}  // namespace
-
-var add(const var& a, const var& b) { return binary(op::add, a, b, add_backward, [](auto x, auto y) { return x + y; }); }
-var sub(const var& a, const var& b) { return binary(op::sub, a, b, sub_backward, [](auto x, auto y) { return x - y; }); }
-var mul(const var& a, const var& b) { return binary(op::mul, a, b, mul_backward, [](auto x, auto y) { return x * y; }); }
-var div(const var& a, const var& b) { return binary(op::div, a, b, div_backward, [](auto x, auto y) { return x / y; }); }
-var neg(const var& x) { return unary(op::neg, x, neg_backward, [](auto v) { return -v; }); }
-
 var pow(const var& x, double p) {
     node_attrs at;
     at.exponent = p;
     return unary(op::pow, x, pow_backward,
                  [p](auto v) { return static_cast<decltype(v)>(std::pow(v, static_cast<decltype(v)>(p))); }, at);
 }
+
+// y = e^x   dx = dy y
+static void exp_backward(backward_ctx& c) {
+    unary_grad(c, [](auto dy, auto y, auto) { return dy * y; });
+}
 var exp(const var& x) { return unary(op::exp, x, exp_backward, [](auto v) { return std::exp(v); }); }
+
+// y = ln x   dx = dy / x
+static void log_backward(backward_ctx& c) {
+    unary_grad(c, [](auto dy, auto, auto x) { return dy / x; });
+}
 var log(const var& x) { return unary(op::log, x, log_backward, [](auto v) { return std::log(v); }); }
+
+// y = √x   dx = dy / (2y)
+static void sqrt_backward(backward_ctx& c) {
+    unary_grad(c, [](auto dy, auto y, auto) { return dy / (2 * y); });
+}
 var sqrt(const var& x) { return unary(op::sqrt, x, sqrt_backward, [](auto v) { return std::sqrt(v); }); }
+
+// y = |x|   dx = dy sign(x); subgradient 0 at x = 0 (PyTorch's choice)
+static void abs_backward(backward_ctx& c) {
+    unary_grad(c, [](auto dy, auto, auto x) { return x > 0 ? dy : (x < 0 ? -dy : decltype(dy)(0)); });
+}
 var abs(const var& x) { return unary(op::abs, x, abs_backward, [](auto v) { return std::abs(v); }); }
+
+// y = x²   dx = 2 x dy
+static void square_backward(backward_ctx& c) {
+    unary_grad(c, [](auto dy, auto, auto x) { return 2 * x * dy; });
+}
 var square(const var& x) { return unary(op::square, x, square_backward, [](auto v) { return v * v; }); }
 
+// y = clamp(x, lo, hi)   dx = dy where lo <= x <= hi (the bounds included, as PyTorch), else 0
+static void clamp_backward(backward_ctx& c) {
+    const double lo = c.attrs().lo, hi = c.attrs().hi;
+    unary_grad(c, [=](auto dy, auto, auto x) { return (x >= lo && x <= hi) ? dy : decltype(dy)(0); });
+}
 var clamp(const var& x, double lo, double hi) {
     if (!(lo <= hi))
         throw_argument_error(op_name(op::clamp), "lo (" + std::to_string(lo) + ") must not exceed hi (" + std::to_string(hi) + ")");

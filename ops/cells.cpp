@@ -6,11 +6,9 @@
 //
 // Gates follow PyTorch's layout: an LSTM's pre-activations are [batch, 4H] = i | f | g | o, a GRU's
 // [batch, 3H] = r | z | n (input part and hidden part separate, since n = tanh(x_n + r ⊙ h_n)).
-// Forward saves the gate activations (σ and tanh values) for the backward rule: at hidden 50 every
-// backward recomputing them made the fused LSTM step 7 % slower than the gate-by-gate one.
-// GCC 12 warns of "__Y may be used uninitialized" inside its own avx512fintrin.h when xsimd's masked
-// AVX-512 intrinsics are inlined here; nothing reads an undefined lane.
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+// Each cell's forward and backward maths is its row in ops/registry.hpp; each rule below restates its part.
+// Forward saves the gate activations (σ and tanh values), so the backward rules evaluate no exp or tanh.
+#include "intrinsics.hpp"  // first: see there
 #include <xsimd/xsimd.hpp>
 
 #include <type_traits>
@@ -83,9 +81,43 @@ std::size_t check_gates(op id, const tensor& gates, std::size_t k, const tensor&
     return s[1];
 }
 
+// The forward shared by the cells: the output [rows, H] and the saved activations [rows, k·H], row
+// by row: f(V{}, j, in, out_row, act_row) computes lanes j.. of one row, with in[i] pointing at row b
+// of input i (inputs are [rows, width_i]; input 0's rows may instead be ld0 apart from first0 on: one
+// step of a sequence).
+template <class F>
+var cell(recorder& r, std::size_t rows, std::size_t H, std::size_t k, backward_fn rule, F f, std::size_t ld0 = 0,
+         std::size_t first0 = 0) {
+    const dtype d = r.in(0).dtype();
+    tensor& out = r.out({rows, H}, d);
+    tensor& act = r.save(0);
+    act.reshape_storage({rows, k * H}, d);
+    with_dtype(d, [&](auto t) {
+        using T = decltype(t);
+        const std::size_t n = r.arity();
+        const T* base[3] = {};
+        std::size_t width[3] = {};
+        for (std::size_t i = 0; i < n; ++i) {
+            base[i] = r.in(i).data<T>();
+            width[i] = r.in(i).shape()[1];
+        }
+        for (std::size_t b = 0; b < rows; ++b) {
+            const T* in[3] = {};
+            for (std::size_t i = 0; i < n; ++i) in[i] = base[i] + b * width[i];
+            if (ld0) in[0] = base[0] + first0 + b * ld0;
+            T* o = out.data<T>() + b * H;
+            T* a = act.data<T>() + b * k * H;
+            lanes<T>(H, [&](auto v, std::size_t j) { f(v, j, in, o, a); });
+        }
+    });
+    return r.finish(rule);
+}
+
+}  // namespace
+
 // c = σ(f) ⊙ c_prev + σ(i) ⊙ tanh(g); saved: [i | f | u] = [σ(g_i) | σ(g_f) | tanh(g_g)] per row
 // dg_i = dc u i(1 − i), dg_f = dc c_prev f(1 − f), dg_g = dc i (1 − u²), dg_o = 0; dc_prev = dc f
-void lstm_state_backward(backward_ctx& c) {
+static void lstm_state_backward(backward_ctx& c) {
     const tensor& gates = c.in(0);
     const std::size_t rows = gates.shape()[0], H = gates.shape()[1] / 4;
     with_dtype(gates.dtype(), [&](auto t) {
@@ -114,10 +146,23 @@ void lstm_state_backward(backward_ctx& c) {
         }
     });
 }
+var lstm_state(const var& gates, const var& c_prev) {
+    auto r = record(op::lstm_state, {gates, c_prev});
+    const std::size_t H = check_gates(op::lstm_state, r.in(0), 4, r.in(1), "gates", "c_prev");
+    return cell(r, r.in(0).shape()[0], H, 3, lstm_state_backward, [H](auto v, std::size_t j, auto in, auto* o, auto* a) {
+        using V = decltype(v);
+        const V i = sigm(vload<V>(in[0] + j)), f = sigm(vload<V>(in[0] + H + j));
+        const V u = xsimd::tanh(vload<V>(in[0] + 2 * H + j));
+        vstore(a + j, i);
+        vstore(a + H + j, f);
+        vstore(a + 2 * H + j, u);
+        vstore(o + j, f * vload<V>(in[1] + j) + i * u);
+    });
+}
 
 // h = σ(o) ⊙ tanh(c); saved: [o | tc] = [σ(g_o) | tanh(c)] per row
 // dg_o = dh tc o(1 − o), dg_{i,f,g} = 0; dc = dh o (1 − tc²)
-void lstm_output_backward(backward_ctx& c) {
+static void lstm_output_backward(backward_ctx& c) {
     const tensor& gates = c.in(0);
     const std::size_t rows = gates.shape()[0], H = gates.shape()[1] / 4;
     with_dtype(gates.dtype(), [&](auto t) {
@@ -143,13 +188,24 @@ void lstm_output_backward(backward_ctx& c) {
         }
     });
 }
+var lstm_output(const var& gates, const var& c) {
+    auto r = record(op::lstm_output, {gates, c});
+    const std::size_t H = check_gates(op::lstm_output, r.in(0), 4, r.in(1), "gates", "c");
+    return cell(r, r.in(0).shape()[0], H, 2, lstm_output_backward, [H](auto v, std::size_t j, auto in, auto* o, auto* a) {
+        using V = decltype(v);
+        const V og = sigm(vload<V>(in[0] + 3 * H + j)), u = xsimd::tanh(vload<V>(in[1] + j));
+        vstore(a + j, og);
+        vstore(a + H + j, u);
+        vstore(o + j, og * u);
+    });
+}
 
 // h = (1 − z) ⊙ n + z ⊙ h_prev, r = σ(x_r + h_r), z = σ(x_z + h_z), n = tanh(x_n + r ⊙ h_n); saved: [r | z | n]
 // dh_prev = dh z;  a_z = dh (h_prev − n) z(1 − z);  a_n = dh (1 − z)(1 − n²);  a_r = a_n h_n r(1 − r)
 // dx = [a_r | a_z | a_n],  dh_gates = [a_r | a_z | a_n ⊙ r]
 // gru_cell_at: x is step t of a sequence [batch, T, 3H]; dx goes to that step's rows of its gradient
 // (zero-filled once for all steps), so no copy of x_t forward and none of dx backward.
-void gru_cell_backward(backward_ctx& c) {
+static void gru_cell_backward(backward_ctx& c) {
     const tensor& xg = c.in(0);
     const bool at_step = static_cast<op>(c.self.op) == op::gru_cell_at;
     const std::size_t rows = xg.shape()[0], H = xg.shape().back() / 3;
@@ -199,66 +255,6 @@ void gru_cell_backward(backward_ctx& c) {
     });
 }
 
-// The forward shared by the cells: the output [rows, H] and the saved activations [rows, k·H], row
-// by row: f(V{}, j, in, out_row, act_row) computes lanes j.. of one row, with in[i] pointing at row b
-// of input i (inputs are [rows, width_i]; input 0's rows may instead be ld0 apart from first0 on: one
-// step of a sequence).
-template <class F>
-var cell(recorder& r, std::size_t rows, std::size_t H, std::size_t k, backward_fn rule, F f, std::size_t ld0 = 0,
-         std::size_t first0 = 0) {
-    const dtype d = r.in(0).dtype();
-    tensor& out = r.out({rows, H}, d);
-    tensor& act = r.save(0);
-    act.reshape_storage({rows, k * H}, d);
-    with_dtype(d, [&](auto t) {
-        using T = decltype(t);
-        const std::size_t n = r.arity();
-        const T* base[3] = {};
-        std::size_t width[3] = {};
-        for (std::size_t i = 0; i < n; ++i) {
-            base[i] = r.in(i).data<T>();
-            width[i] = r.in(i).shape()[1];
-        }
-        for (std::size_t b = 0; b < rows; ++b) {
-            const T* in[3] = {};
-            for (std::size_t i = 0; i < n; ++i) in[i] = base[i] + b * width[i];
-            if (ld0) in[0] = base[0] + first0 + b * ld0;
-            T* o = out.data<T>() + b * H;
-            T* a = act.data<T>() + b * k * H;
-            lanes<T>(H, [&](auto v, std::size_t j) { f(v, j, in, o, a); });
-        }
-    });
-    return r.finish(rule);
-}
-
-}  // namespace
-
-var lstm_state(const var& gates, const var& c_prev) {
-    auto r = record(op::lstm_state, {gates, c_prev});
-    const std::size_t H = check_gates(op::lstm_state, r.in(0), 4, r.in(1), "gates", "c_prev");
-    return cell(r, r.in(0).shape()[0], H, 3, lstm_state_backward, [H](auto v, std::size_t j, auto in, auto* o, auto* a) {
-        using V = decltype(v);
-        const V i = sigm(vload<V>(in[0] + j)), f = sigm(vload<V>(in[0] + H + j));
-        const V u = xsimd::tanh(vload<V>(in[0] + 2 * H + j));
-        vstore(a + j, i);
-        vstore(a + H + j, f);
-        vstore(a + 2 * H + j, u);
-        vstore(o + j, f * vload<V>(in[1] + j) + i * u);
-    });
-}
-
-var lstm_output(const var& gates, const var& c) {
-    auto r = record(op::lstm_output, {gates, c});
-    const std::size_t H = check_gates(op::lstm_output, r.in(0), 4, r.in(1), "gates", "c");
-    return cell(r, r.in(0).shape()[0], H, 2, lstm_output_backward, [H](auto v, std::size_t j, auto in, auto* o, auto* a) {
-        using V = decltype(v);
-        const V og = sigm(vload<V>(in[0] + 3 * H + j)), u = xsimd::tanh(vload<V>(in[1] + j));
-        vstore(a + j, og);
-        vstore(a + H + j, u);
-        vstore(o + j, og * u);
-    });
-}
-
 namespace {
 // The GRU step's elementwise part, for gru_cell and gru_cell_at (in[0]: x's gates, in[1]: h's gates,
 // in[2]: h_prev, one row each).
@@ -268,10 +264,10 @@ struct gru_forward {
     void operator()(V, std::size_t j, P in, T* o, T* a) const {
         const T* x = in[0];
         const T* h = in[1];
-        const V rr = sigm(vload<V>(x + j) + vload<V>(h + j));
+        const V r = sigm(vload<V>(x + j) + vload<V>(h + j));
         const V z = sigm(vload<V>(x + H + j) + vload<V>(h + H + j));
-        const V n = xsimd::tanh(vload<V>(x + 2 * H + j) + rr * vload<V>(h + 2 * H + j));
-        vstore(a + j, rr);
+        const V n = xsimd::tanh(vload<V>(x + 2 * H + j) + r * vload<V>(h + 2 * H + j));
+        vstore(a + j, r);
         vstore(a + H + j, z);
         vstore(a + 2 * H + j, n);
         vstore(o + j, n + z * (vload<V>(in[2] + j) - n));

@@ -15,11 +15,9 @@ namespace xgrad {
 
 using namespace kernels;
 
-namespace {
-
 // Y = A·B   (A: [m,k] or [batch,m,k] read as [M = batch·m, k]; B: [k,n])
 // dA = dY·Bᵀ   dB = Aᵀ·dY
-void matmul_backward(backward_ctx& c) {
+static void matmul_backward(backward_ctx& c) {
     const tensor& a = c.in(0);
     const tensor& b = c.in(1);
     const std::size_t k = b.shape()[0], n = b.shape()[1], m = a.size() / (k ? k : 1);
@@ -36,12 +34,32 @@ void matmul_backward(backward_ctx& c) {
         }
     });
 }
+var matmul(const var& a, const var& b) {
+    auto r = record(op::matmul, {a, b});
+    const tensor& av = r.in(0);
+    const tensor& bv = r.in(1);
+    const shape_t& as = av.shape();
+    const shape_t& bs = bv.shape();
+    if ((as.size() != 2 && as.size() != 3) || bs.size() != 2 || as.back() != bs[0])
+        throw_shape_error(op_name(op::matmul), "cannot multiply " + shape_str(as) + " by " + shape_str(bs) +
+                                                   " (expected [m, k]·[k, n] or [batch, m, k]·[k, n])");
+    const std::size_t k = bs[0], n = bs[1], m = av.size() / (k ? k : 1);
+    shape_t os = as;
+    os.back() = n;
+    tensor& out = r.out(os, av.dtype());
+    with_dtype(av.dtype(), [&](auto t) {
+        using T = decltype(t);
+        if (k == 0) out.fill(0.0);
+        else blas::gemm(false, false, m, n, k, T(1), av.data<T>(), k, bv.data<T>(), n, T(0), out.data<T>(), n);
+    });
+    return r.finish(matmul_backward);
+}
 
 // Y = X·Wᵀ (+ b)   (X: [..., in] read as [M, in]; W: [out, in]; b: [out], or Y's shape: an addend)
 // dX = dY·W   dW = dYᵀ·X   db = Σ_rows dY (db = dY for an addend)
 // linear_at: Y = X·Wᵀ + A[:, t] (X: [batch, in]; A: [batch, T, out])   dX, dW as above, dA[:, t] += dY
 // The products and their fast paths are gemm/linear_cache's.
-void linear_backward(backward_ctx& c) {
+static void linear_backward(backward_ctx& c) {
     const tensor& x = c.in(0);
     const tensor& w = c.in(1);
     const std::size_t out = w.shape()[0], in = w.shape()[1], m = x.size() / (in ? in : 1);
@@ -73,51 +91,10 @@ void linear_backward(backward_ctx& c) {
     });
 }
 
-// Y = Xᵀ over the last two axes   dX = dYᵀ
-void transpose_backward(backward_ctx& c) {
-    if (!c.needs_grad(0)) return;
-    const shape_t& s = c.in(0).shape();
-    const std::size_t rows = s[s.size() - 2], cols = s[s.size() - 1], batch = c.in(0).size() / std::max<std::size_t>(rows * cols, 1);
-    tensor& gx = c.grad_in(0).for_add();
-    with_dtype(gx.dtype(), [&](auto t) {
-        using T = decltype(t);
-        const T* dy = c.grad_out.data<T>();
-        T* dx = gx.data<T>();
-        for (std::size_t b = 0; b < batch; ++b)
-            for (std::size_t i = 0; i < rows; ++i)
-                for (std::size_t j = 0; j < cols; ++j) dx[(b * rows + i) * cols + j] += dy[(b * cols + j) * rows + i];
-    });
-}
-
-}  // namespace
-
-var matmul(const var& a, const var& b) {
-    auto r = record(op::matmul, {a, b});
-    const tensor& av = r.in(0);
-    const tensor& bv = r.in(1);
-    const shape_t& as = av.shape();
-    const shape_t& bs = bv.shape();
-    if ((as.size() != 2 && as.size() != 3) || bs.size() != 2 || as.back() != bs[0])
-        throw_shape_error(op_name(op::matmul), "cannot multiply " + shape_str(as) + " by " + shape_str(bs) +
-                                                   " (expected [m, k]·[k, n] or [batch, m, k]·[k, n])");
-    const std::size_t k = bs[0], n = bs[1], m = av.size() / (k ? k : 1);
-    shape_t os = as;
-    os.back() = n;
-    tensor& out = r.out(os, av.dtype());
-    with_dtype(av.dtype(), [&](auto t) {
-        using T = decltype(t);
-        if (k == 0) out.fill(0.0);
-        else blas::gemm(false, false, m, n, k, T(1), av.data<T>(), k, bv.data<T>(), n, T(0), out.data<T>(), n);
-    });
-    return r.finish(matmul_backward);
-}
-
-namespace {
-
 constexpr std::size_t npos_step = ~std::size_t{0};  // linear_impl: not a sequence step
 
 // linear, and linear_at when `step` is given: the addend is then step `step` of a sequence [rows, T, out].
-var linear_impl(op id, std::initializer_list<var> args, std::size_t step = npos_step) {
+static var linear_impl(op id, std::initializer_list<var> args, std::size_t step = npos_step) {
     auto r = record(id, args);
     const char* name = op_name(id);
     const tensor& x = r.in(0);
@@ -189,7 +166,6 @@ var linear_impl(op id, std::initializer_list<var> args, std::size_t step = npos_
     });
     return r.finish(linear_backward);
 }
-}  // namespace
 
 var linear(const var& x, const var& w) { return linear_impl(op::linear, {x, w}); }
 var linear(const var& x, const var& w, const var& b) { return linear_impl(op::linear, {x, w, b}); }
@@ -197,6 +173,21 @@ var linear_at(const var& x, const var& w, const var& seq, std::size_t t) {
     return linear_impl(op::linear_at, {x, w, seq}, t);
 }
 
+// Y = Xᵀ over the last two axes   dX = dYᵀ
+static void transpose_backward(backward_ctx& c) {
+    if (!c.needs_grad(0)) return;
+    const shape_t& s = c.in(0).shape();
+    const std::size_t rows = s[s.size() - 2], cols = s[s.size() - 1], batch = c.in(0).size() / std::max<std::size_t>(rows * cols, 1);
+    tensor& gx = c.grad_in(0).for_add();
+    with_dtype(gx.dtype(), [&](auto t) {
+        using T = decltype(t);
+        const T* dy = c.grad_out.data<T>();
+        T* dx = gx.data<T>();
+        for (std::size_t b = 0; b < batch; ++b)
+            for (std::size_t i = 0; i < rows; ++i)
+                for (std::size_t j = 0; j < cols; ++j) dx[(b * rows + i) * cols + j] += dy[(b * cols + j) * rows + i];
+    });
+}
 var transpose(const var& x) {
     auto r = record(op::transpose, {x});
     const tensor& a = r.in(0);

@@ -66,13 +66,19 @@ T clamped_log(T v) {
     return std::max(std::log(v), T(-100));
 }
 
+}  // namespace
+
 // L = mean (p - t)²   dp = 2 (p - t) / N   dt = -2 (p - t) / N
-void mse_backward(backward_ctx& c) {
+static void mse_backward(backward_ctx& c) {
     pointwise_loss_grad(c, [](auto p, auto t) { return 2 * (p - t); }, [](auto p, auto t) { return -2 * (p - t); });
 }
+var mse(const var& pred, const var& target) {
+    return pointwise_loss(op::mse, pred, target, mse_backward, [](double p, double t) { return (p - t) * (p - t); });
+}
+
 // L = -mean(t ln p + (1 - t) ln(1 - p))
 // dp = (p - t) / (p (1 - p) N) (denominator floored at 1e-12)   dt = (ln(1 - p) - ln p) / N
-void bce_backward(backward_ctx& c) {
+static void bce_backward(backward_ctx& c) {
     pointwise_loss_grad(
         c,
         [](auto p, auto t) {
@@ -81,14 +87,24 @@ void bce_backward(backward_ctx& c) {
         },
         [](auto p, auto) { return clamped_log(1 - p) - clamped_log(p); });
 }
+var bce(const var& prob, const var& target) {
+    return pointwise_loss(op::bce, prob, target, bce_backward,
+                          [](double p, double t) { return -(t * clamped_log(p) + (1 - t) * clamped_log(1 - p)); });
+}
+
 // L = mean(max(z, 0) - z t + ln(1 + e^-|z|))   dz = (σ(z) - t) / N   dt = -z / N
-void bce_with_logits_backward(backward_ctx& c) {
+static void bce_with_logits_backward(backward_ctx& c) {
     pointwise_loss_grad(
         c, [](auto z, auto t) { return 1 / (1 + std::exp(-z)) - t; }, [](auto z, auto) { return -z; });
 }
+var bce_with_logits(const var& logits, const var& target) {
+    return pointwise_loss(op::bce_with_logits, logits, target, bce_with_logits_backward, [](double z, double t) {
+        return std::max(z, 0.0) - z * t + std::log1p(std::exp(-std::abs(z)));
+    });
+}
 
 // L = -mean_i log_softmax(z_i)[t_i]   dz = (softmax(z) - onehot(t)) / N   (saved(0) = softmax(z))
-void cross_entropy_backward(backward_ctx& c) {
+static void cross_entropy_backward(backward_ctx& c) {
     if (!c.needs_grad(0)) return;
     const tensor& probs = c.saved(0);
     const std::size_t n = probs.shape()[0], k = probs.shape()[1];
@@ -105,24 +121,6 @@ void cross_entropy_backward(backward_ctx& c) {
         }
     });
 }
-
-}  // namespace
-
-var mse(const var& pred, const var& target) {
-    return pointwise_loss(op::mse, pred, target, mse_backward, [](double p, double t) { return (p - t) * (p - t); });
-}
-
-var bce(const var& prob, const var& target) {
-    return pointwise_loss(op::bce, prob, target, bce_backward,
-                          [](double p, double t) { return -(t * clamped_log(p) + (1 - t) * clamped_log(1 - p)); });
-}
-
-var bce_with_logits(const var& logits, const var& target) {
-    return pointwise_loss(op::bce_with_logits, logits, target, bce_with_logits_backward, [](double z, double t) {
-        return std::max(z, 0.0) - z * t + std::log1p(std::exp(-std::abs(z)));
-    });
-}
-
 var cross_entropy(const var& logits, const var& classes) {
     auto r = record(op::cross_entropy, {logits, classes});
     const tensor& z = r.in(0);

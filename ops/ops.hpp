@@ -93,11 +93,11 @@ std::vector<std::string_view> activation_names();
 
 // ---- recurrent cells: the elementwise part of a step in one op (ops/cells.cpp) ---------------------
 // LSTM, gates [batch, 4H] = i | f | g | o pre-activations (x·W_ihᵀ + b_ih + h·W_hhᵀ + b_hh):
-//   c_t = lstm_state(gates, c_{t-1}) = σ(f)⊙c_{t-1} + σ(i)⊙tanh(g)      h_t = lstm_output(gates, c_t) = σ(o)⊙tanh(c_t)
+//   c_t = lstm_state(gates, c_{t-1}), h_t = lstm_output(gates, c_t); the maths: their rows in ops/registry.hpp
 var lstm_state(const var& gates, const var& c_prev);
 var lstm_output(const var& gates, const var& c);
 // GRU, x_gates = x·W_ihᵀ + b_ih and h_gates = h·W_hhᵀ + b_hh, both [batch, 3H] = r | z | n:
-//   h_t = (1 − z)⊙n + z⊙h_{t-1}, r = σ(x_r + h_r), z = σ(x_z + h_z), n = tanh(x_n + r⊙h_n)
+//   h_t = gru_cell(x_gates, h_gates, h_{t-1}); the maths: its row in ops/registry.hpp
 var gru_cell(const var& x_gates, const var& h_gates, const var& h_prev);
 // gru_cell with x_gates = seq[:, t] (seq: [batch, T, 3·hidden], the projection of a whole sequence), read
 // in place: no select (a copy forward, a scatter backward) per step.
@@ -122,9 +122,9 @@ bool flush_denormal();
 
 // What the BLAS library is running on. OpenBLAS picks its kernels ("core") once, when it is loaded;
 // a CPU model it does not know (common in VMs: "Intel Xeon Processor") makes it fall back to its
-// oldest x86-64 kernels (Prescott, SSE3), several times slower than the AVX2/AVX-512 ones the CPU
-// has. `suggested_core` is then the core to request with the environment variable
-// OPENBLAS_CORETYPE (read only at load time: set it before the program starts).
+// oldest x86-64 kernels (Prescott, SSE3) instead of the AVX2/AVX-512 ones the CPU has.
+// `suggested_core` is then the core to request with the environment variable OPENBLAS_CORETYPE
+// (read only at load time: set it before the program starts).
 struct blas_info {
     std::string config;          // openblas_get_config(), e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH ..."
     std::string core;            // openblas_get_corename(), e.g. "Prescott" or "SkylakeX"

@@ -11,7 +11,7 @@ using namespace kernels;
 
 namespace {
 
-// attrs: flag = reduce everything; axis; a = scale (1 for sum, 1/n for mean)
+// s without `axis`, or with it as 1 when keepdims.
 shape_t reduced_shape(const shape_t& s, std::size_t axis, bool keepdims) {
     shape_t out;
     for (std::size_t k = 0; k < s.size(); ++k) {
@@ -21,8 +21,11 @@ shape_t reduced_shape(const shape_t& s, std::size_t axis, bool keepdims) {
     return out;
 }
 
+}  // namespace
+
+// sum and mean; attrs: whole (every element) or axis, and scale (1 for sum, 1/n for mean)
 // y = scale Σ_axis x   dx = scale broadcast(dy)
-void sum_backward(backward_ctx& c) {
+static void sum_backward(backward_ctx& c) {
     if (!c.needs_grad(0)) return;
     const tensor& x = c.in(0);
     tensor& gx = c.grad_in(0).for_add();
@@ -44,7 +47,7 @@ void sum_backward(backward_ctx& c) {
     });
 }
 
-var reduce_all(op id, const var& x, bool is_mean) {
+static var reduce_all(op id, const var& x, bool is_mean) {
     auto r = record(id, {x});
     const tensor& a = r.in(0);
     const std::size_t n = a.size();
@@ -62,7 +65,7 @@ var reduce_all(op id, const var& x, bool is_mean) {
     return r.finish(sum_backward);
 }
 
-var reduce_axis(op id, const var& x, std::int64_t axis, bool keepdims, bool is_mean) {
+static var reduce_axis(op id, const var& x, std::int64_t axis, bool keepdims, bool is_mean) {
     auto r = record(id, {x});
     const tensor& a = r.in(0);
     const std::size_t ax = norm_axis(id, axis, a.dim());
@@ -85,9 +88,14 @@ var reduce_axis(op id, const var& x, std::int64_t axis, bool keepdims, bool is_m
     return r.finish(sum_backward);
 }
 
+var sum(const var& x) { return reduce_all(op::sum, x, false); }
+var sum(const var& x, std::int64_t axis, bool keepdims) { return reduce_axis(op::sum, x, axis, keepdims, false); }
+var mean(const var& x) { return reduce_all(op::mean, x, true); }
+var mean(const var& x, std::int64_t axis, bool keepdims) { return reduce_axis(op::mean, x, axis, keepdims, true); }
+
 // y = max_axis x   dx = dy at the first position holding the maximum, 0 elsewhere
 // (ties go to the first index, so the subgradient is one-hot).
-void max_backward(backward_ctx& c) {
+static void max_backward(backward_ctx& c) {
     if (!c.needs_grad(0)) return;
     const tensor& x = c.in(0);
     tensor& gx = c.grad_in(0).for_add();
@@ -111,14 +119,6 @@ void max_backward(backward_ctx& c) {
             }
     });
 }
-
-}  // namespace
-
-var sum(const var& x) { return reduce_all(op::sum, x, false); }
-var sum(const var& x, std::int64_t axis, bool keepdims) { return reduce_axis(op::sum, x, axis, keepdims, false); }
-var mean(const var& x) { return reduce_all(op::mean, x, true); }
-var mean(const var& x, std::int64_t axis, bool keepdims) { return reduce_axis(op::mean, x, axis, keepdims, true); }
-
 var max(const var& x, std::int64_t axis, bool keepdims) {
     auto r = record(op::max, {x});
     const tensor& a = r.in(0);

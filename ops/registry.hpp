@@ -37,7 +37,7 @@ struct op_info {
     int min_arity;
     int max_arity;  // -1: any number (concat, stack)
     family fam;
-    std::string_view math;  // forward and backward in one line
+    std::string_view math;  // forward and backward in one line: the op's maths, stated here once
 };
 
 inline constexpr op_info op_table[] = {

@@ -27,8 +27,10 @@ void block_copy(T* dst, std::size_t dn, std::size_t dst_off, const T* src, std::
     }
 }
 
+}  // namespace
+
 // y = x viewed as another shape   dx = dy viewed back
-void reshape_backward(backward_ctx& c) {
+static void reshape_backward(backward_ctx& c) {
     if (!c.needs_grad(0)) return;
     tensor& gx = c.grad_in(0).for_add();
     with_dtype(gx.dtype(), [&](auto t) {
@@ -38,9 +40,27 @@ void reshape_backward(backward_ctx& c) {
         for (std::size_t i = 0, n = gx.size(); i < n; ++i) dx[i] += dy[i];
     });
 }
+var reshape(const var& x, const shape_t& shape) {
+    auto r = record(op::reshape, {x});
+    const tensor& a = r.in(0);
+    std::size_t n = 1;
+    for (auto d : shape) n *= d;
+    if (n != a.size())
+        throw_shape_error(op_name(op::reshape), "cannot reshape " + shape_str(a.shape()) + " (" + std::to_string(a.size()) +
+                                         " elements) to " + shape_str(shape) + " (" + std::to_string(n) + " elements)");
+    r.attrs().shape = shape;
+    tensor& out = r.out(shape, a.dtype());
+    with_dtype(a.dtype(), [&](auto t) {
+        using T = decltype(t);
+        const T* p = a.data<T>();
+        T* q = out.data<T>();
+        for (std::size_t i = 0; i < n; ++i) q[i] = p[i];
+    });
+    return r.finish(reshape_backward);
+}
 
 // y = x[start:stop] along axis   dx[start:stop] += dy   (select: the same with the axis removed)
-void slice_backward(backward_ctx& c) {
+static void slice_backward(backward_ctx& c) {
     if (!c.needs_grad(0)) return;
     const auto sp = split_at(c.in(0).shape(), static_cast<std::size_t>(c.attrs().axis));
     const std::size_t start = c.attrs().start, len = c.attrs().stop - start;
@@ -51,8 +71,45 @@ void slice_backward(backward_ctx& c) {
     });
 }
 
+static var slice_impl(op id, const var& x, std::int64_t axis, std::size_t start, std::size_t stop, bool drop_axis) {
+    auto r = record(id, {x});
+    const tensor& a = r.in(0);
+    if (a.dim() == 0) throw_shape_error(op_name(id), "cannot index a 0-d tensor");
+    const std::size_t ax = norm_axis(id, axis, a.dim());
+    const std::size_t n = a.shape()[ax];
+    if (start > stop || stop > n) {
+        if (drop_axis)
+            throw_argument_error(op_name(id), "index " + std::to_string(start) + " is out of range for axis " +
+                                                  std::to_string(ax) + " of length " + std::to_string(n) + " (shape " +
+                                                  shape_str(a.shape()) + ")");
+        throw_argument_error(op_name(id), "range [" + std::to_string(start) + ", " + std::to_string(stop) +
+                                              ") is out of bounds for axis " + std::to_string(ax) + " of length " +
+                                              std::to_string(n) + " (shape " + shape_str(a.shape()) + ")");
+    }
+    r.attrs().axis = static_cast<std::int64_t>(ax);
+    r.attrs().start = start;
+    r.attrs().stop = stop;
+    shape_t os = a.shape();
+    if (drop_axis) os.erase(os.begin() + static_cast<std::ptrdiff_t>(ax));
+    else os[ax] = stop - start;
+    const auto sp = split_at(a.shape(), ax);
+    tensor& out = r.out(os, a.dtype());
+    with_dtype(a.dtype(), [&](auto t) {
+        using T = decltype(t);
+        block_copy<false>(out.data<T>(), stop - start, 0, a.data<T>(), sp.n, start, stop - start, sp.outer, sp.inner);
+    });
+    return r.finish(slice_backward);
+}
+
+var slice(const var& x, std::int64_t axis, std::size_t start, std::size_t stop) {
+    return slice_impl(op::slice, x, axis, start, stop, false);
+}
+var select(const var& x, std::int64_t axis, std::size_t index) {
+    return slice_impl(op::select, x, axis, index, index + 1, true);
+}
+
 // y = [x0 | x1 | ...] along axis (stack: each xi has a size-1 axis there)   dxi = its block of dy
-void concat_backward(backward_ctx& c) {
+static void concat_backward(backward_ctx& c) {
     const auto ax = static_cast<std::size_t>(c.attrs().axis);
     const auto ys = split_at(c.out.shape(), ax);
     const bool stacked = c.attrs().stacked;
@@ -70,25 +127,7 @@ void concat_backward(backward_ctx& c) {
     }
 }
 
-// y[..., :] = W[idx[...], :]   dW[idx[...], :] += dy[..., :]   (idx carries no gradient)
-void embedding_backward(backward_ctx& c) {
-    if (!c.needs_grad(1)) return;
-    const tensor& idx = c.in(0);
-    tensor& gw = c.grad_in(1).for_add();
-    const std::size_t dim = gw.shape()[1];
-    with_dtype(gw.dtype(), [&](auto t) {
-        using T = decltype(t);
-        const T* ip = idx.data<T>();
-        const T* dy = c.grad_out.data<T>();
-        T* dw = gw.data<T>();
-        for (std::size_t r = 0; r < idx.size(); ++r) {
-            const auto row = static_cast<std::size_t>(ip[r]);
-            for (std::size_t j = 0; j < dim; ++j) dw[row * dim + j] += dy[r * dim + j];
-        }
-    });
-}
-
-var concat_impl(std::span<const var> xs, std::int64_t axis, bool stacked) {
+static var concat_impl(std::span<const var> xs, std::int64_t axis, bool stacked) {
     const op id = stacked ? op::stack : op::concat;
     if (xs.empty()) throw_argument_error(op_name(id), "needs at least one input");
     auto r = record(id, xs);
@@ -127,64 +166,6 @@ var concat_impl(std::span<const var> xs, std::int64_t axis, bool stacked) {
     return r.finish(concat_backward);
 }
 
-var slice_impl(op id, const var& x, std::int64_t axis, std::size_t start, std::size_t stop, bool drop_axis) {
-    auto r = record(id, {x});
-    const tensor& a = r.in(0);
-    if (a.dim() == 0) throw_shape_error(op_name(id), "cannot index a 0-d tensor");
-    const std::size_t ax = norm_axis(id, axis, a.dim());
-    const std::size_t n = a.shape()[ax];
-    if (start > stop || stop > n) {
-        if (drop_axis)
-            throw_argument_error(op_name(id), "index " + std::to_string(start) + " is out of range for axis " +
-                                                  std::to_string(ax) + " of length " + std::to_string(n) + " (shape " +
-                                                  shape_str(a.shape()) + ")");
-        throw_argument_error(op_name(id), "range [" + std::to_string(start) + ", " + std::to_string(stop) +
-                                              ") is out of bounds for axis " + std::to_string(ax) + " of length " +
-                                              std::to_string(n) + " (shape " + shape_str(a.shape()) + ")");
-    }
-    r.attrs().axis = static_cast<std::int64_t>(ax);
-    r.attrs().start = start;
-    r.attrs().stop = stop;
-    shape_t os = a.shape();
-    if (drop_axis) os.erase(os.begin() + static_cast<std::ptrdiff_t>(ax));
-    else os[ax] = stop - start;
-    const auto sp = split_at(a.shape(), ax);
-    tensor& out = r.out(os, a.dtype());
-    with_dtype(a.dtype(), [&](auto t) {
-        using T = decltype(t);
-        block_copy<false>(out.data<T>(), stop - start, 0, a.data<T>(), sp.n, start, stop - start, sp.outer, sp.inner);
-    });
-    return r.finish(slice_backward);
-}
-
-}  // namespace
-
-var reshape(const var& x, const shape_t& shape) {
-    auto r = record(op::reshape, {x});
-    const tensor& a = r.in(0);
-    std::size_t n = 1;
-    for (auto d : shape) n *= d;
-    if (n != a.size())
-        throw_shape_error(op_name(op::reshape), "cannot reshape " + shape_str(a.shape()) + " (" + std::to_string(a.size()) +
-                                         " elements) to " + shape_str(shape) + " (" + std::to_string(n) + " elements)");
-    r.attrs().shape = shape;
-    tensor& out = r.out(shape, a.dtype());
-    with_dtype(a.dtype(), [&](auto t) {
-        using T = decltype(t);
-        const T* p = a.data<T>();
-        T* q = out.data<T>();
-        for (std::size_t i = 0; i < n; ++i) q[i] = p[i];
-    });
-    return r.finish(reshape_backward);
-}
-
-var slice(const var& x, std::int64_t axis, std::size_t start, std::size_t stop) {
-    return slice_impl(op::slice, x, axis, start, stop, false);
-}
-var select(const var& x, std::int64_t axis, std::size_t index) {
-    return slice_impl(op::select, x, axis, index, index + 1, true);
-}
-
 var concat(std::span<const var> xs, std::int64_t axis) { return concat_impl(xs, axis, false); }
 var concat(std::initializer_list<var> xs, std::int64_t axis) {
     return concat_impl(std::span<const var>(xs.begin(), xs.size()), axis, false);
@@ -194,6 +175,23 @@ var stack(std::initializer_list<var> xs, std::int64_t axis) {
     return concat_impl(std::span<const var>(xs.begin(), xs.size()), axis, true);
 }
 
+// y[..., :] = W[idx[...], :]   dW[idx[...], :] += dy[..., :]   (idx carries no gradient)
+static void embedding_backward(backward_ctx& c) {
+    if (!c.needs_grad(1)) return;
+    const tensor& idx = c.in(0);
+    tensor& gw = c.grad_in(1).for_add();
+    const std::size_t dim = gw.shape()[1];
+    with_dtype(gw.dtype(), [&](auto t) {
+        using T = decltype(t);
+        const T* ip = idx.data<T>();
+        const T* dy = c.grad_out.data<T>();
+        T* dw = gw.data<T>();
+        for (std::size_t r = 0; r < idx.size(); ++r) {
+            const auto row = static_cast<std::size_t>(ip[r]);
+            for (std::size_t j = 0; j < dim; ++j) dw[row * dim + j] += dy[r * dim + j];
+        }
+    });
+}
 var embedding(const var& indices, const var& weight) {
     auto r = record(op::embedding, {indices, weight});
     const tensor& idx = r.in(0);

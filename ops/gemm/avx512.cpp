@@ -1,4 +1,4 @@
-// The AVX-512 GEMM of gemm_avx512.hpp. Built with -mavx512f -mfma (CMakeLists.txt); no
+// The AVX-512 GEMM of avx512.hpp. Built with -mavx512f -mfma (CMakeLists.txt); no
 // standard-library templates in this file (see the header).
 #include "avx512.hpp"
 
@@ -159,8 +159,8 @@ void pack_b_rows(bool trans_b, std::size_t k, std::size_t n, const float* b, std
             const std::size_t cols = min(panel, n - j0);
             float* __restrict dst = bp + k0 * panels * panel + j0 * kc;
             if (trans_b && cols == panel) {
-                // op(B)[p, j] = b[j·ldb + p]: 16 × 16 blocks transposed in registers (a 4096 × 1024
-                // weight: 2.0 ms; 3.3 ms one float at a time, 2.9 ms with gathers; a plain copy-pack 1.5)
+                // op(B)[p, j] = b[j·ldb + p]: 16 × 16 blocks transposed in registers, so b is read
+                // and bp written in whole 64-byte rows rather than one float (or one gather) at a time
                 std::size_t p0 = 0;
                 for (; p0 + 16 <= kc; p0 += 16)
                     for (std::size_t h = 0; h < panel; h += 16)
@@ -201,8 +201,7 @@ void pack_b_rows(bool trans_b, std::size_t k, std::size_t n, const float* b, std
 //   from L1 by every row block (a batch of states times a large weight, forward or dX). The first row
 //   block would wait on memory for the panel, the others run from L1 with memory idle, so the
 //   tiles ask for the next panel into L2 meanwhile (when op(B) is larger than L2: it comes from
-//   memory on every product), one line per depth step, half the panel per row block. LSTM 1024's
-//   32 × 4096 × 1024 product with op(B) from memory: 3.17 → 2.64 ms (docs/performance.md, session 5).
+//   memory on every product), one line per depth step, half the panel per row block.
 constexpr std::size_t few_rows = 4 * block_rows;
 void gemm(bool trans_a, std::size_t m, std::size_t n, std::size_t k, float alpha, const float* a, std::size_t lda,
           const float* bp, float beta, float* c, std::size_t ldc, float* work) {
@@ -248,8 +247,8 @@ void gemm(bool trans_a, std::size_t m, std::size_t n, std::size_t k, float alpha
 // Depth blocks of up to rows_depth steps (C is read and written once per block; beta = 0 on the
 // first block never reads it). Per depth block, A is packed once, row block after row block
 // ([kc][12] each), sixteen rows of A at a time: sixteen streams read in order, 768 contiguous bytes
-// written per row block (gathering one row block's 12 floats from kc rows 16 KB apart missed L1 and
-// L2 on every row). Then column chunks whose packed B fits in rows_budget floats (L2); inside one, row
+// written per row block (gathering one row block's 12 floats from kc rows 16 KB apart would miss L1
+// and L2 on every row). Then column chunks whose packed B fits in rows_budget floats (L2); inside one, row
 // blocks, and every panel innermost. Each tile of C is written once per depth block.
 void gemm_tn_rows(std::size_t m, std::size_t n, std::size_t k, float alpha, const float* const* a_rows,
                   const float* const* b_rows, float beta, float* c, std::size_t ldc, float* work) {

@@ -3,10 +3,10 @@
 //
 // OpenBLAS packs both operands on every call. A recurrent weight is multiplied by a 32-row state
 // once per time step, forward and backward, so OpenBLAS re-packs the same weight 2·T times per
-// training step (15 % of an LSTM-256 step in perf) and then runs its kernel on 32 rows, where it
-// reaches about half of its peak. Here the right-hand operand is packed once by the caller, into
-// column panels of `panel` floats ([k][panel] each, zero-padded), and kept while the weight does
-// not change; the product runs an AVX-512 kernel of up to `block_rows` × 32 outputs.
+// training step, each time for a product of only 32 rows. Here the right-hand operand is packed
+// once by the caller, into column panels of `panel` floats ([k][panel] each, zero-padded), and kept
+// while the weight does not change; the product runs an AVX-512 kernel of up to `block_rows` × 32
+// outputs.
 //
 // Everything here needs AVX-512F: call only when supported() says so. The functions live in their
 // own translation unit, built with AVX-512 enabled whatever the rest of the build targets, and use

@@ -35,8 +35,8 @@ bool empty_product(std::size_t m, std::size_t n, std::size_t k, T beta, T* c, st
 }
 
 // k = 1 is an outer product (an input projection of one feature: x[B·T, 1]·W_ih[H, 1]ᵀ). OpenBLAS sends
-// it through its general path, packing both operands for one multiply per element (4.7 % of the
-// tutorial's training step in perf); a plain loop does it without packing.
+// it through its general path, packing both operands for one multiply per element; a plain loop does
+// it without packing.
 template <class T>
 bool outer_product(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a, std::size_t lda,
                    const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc) {
@@ -59,14 +59,16 @@ bool outer_product(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k
 // n = 1 or m = 1 is a matrix-vector product (a Dense(1) head, the weight gradient of a one-feature
 // input projection); OpenBLAS 0.3.21's gemm does not forward these to gemv, so they are sent there.
 //   n = 1: C[:, 0] = op(A) · op(B)[:, 0]          m = 1: C[0, :] = op(B)ᵀ · op(A)[0, :]
-int ni(std::size_t v) { return static_cast<int>(v); }
+int blas_int(std::size_t v) { return static_cast<int>(v); }  // a size as the int CBLAS takes
 void gemv(bool t, std::size_t rows, std::size_t cols, float alpha, const float* a, std::size_t lda, const float* x,
           std::size_t incx, float beta, float* y, std::size_t incy) {
-    cblas_sgemv(CblasRowMajor, flag(t), ni(rows), ni(cols), alpha, a, ni(lda), x, ni(incx), beta, y, ni(incy));
+    cblas_sgemv(CblasRowMajor, flag(t), blas_int(rows), blas_int(cols), alpha, a, blas_int(lda), x, blas_int(incx), beta,
+                y, blas_int(incy));
 }
 void gemv(bool t, std::size_t rows, std::size_t cols, double alpha, const double* a, std::size_t lda, const double* x,
           std::size_t incx, double beta, double* y, std::size_t incy) {
-    cblas_dgemv(CblasRowMajor, flag(t), ni(rows), ni(cols), alpha, a, ni(lda), x, ni(incx), beta, y, ni(incy));
+    cblas_dgemv(CblasRowMajor, flag(t), blas_int(rows), blas_int(cols), alpha, a, blas_int(lda), x, blas_int(incx), beta,
+                y, blas_int(incy));
 }
 template <class T>
 bool matrix_vector(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a,
@@ -127,8 +129,7 @@ bool skinny(std::size_t m, std::size_t n, std::size_t k) { return k <= 64 && m >
 
 }  // namespace
 
-// The kernel runs on one thread: with more BLAS threads OpenBLAS's parallel GEMM is the faster one
-// (LSTM 1024, 2 threads: 76–79 vs 104–108 ms per step; LSTM 256: 6.1–6.3 vs 6.5–6.8 ms).
+// The kernel runs on one thread: with more BLAS threads OpenBLAS's parallel GEMM is the faster one.
 bool own_gemm() { return g_own_gemm && openblas_get_num_threads() == 1; }
 bool set_own_gemm(bool on) {
     g_own_gemm = on && cpu_has_avx512();

@@ -12,7 +12,7 @@ void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t 
 void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, double alpha, const double* a,
           std::size_t lda, const double* b, std::size_t ldb, double beta, double* c, std::size_t ldc);
 
-// xgrad's own float kernel (ops/gemm_avx512.hpp) for skinny products on AVX-512 machines; gemm()
+// xgrad's own float kernel (ops/gemm/avx512.hpp) for skinny products on AVX-512 machines; gemm()
 // above uses it by itself where it is faster. Off without AVX-512, with XGRAD_NO_OWN_GEMM=1 in the
 // environment, and while BLAS runs more than one thread (the kernel is single-threaded).
 // set_own_gemm (tests, benchmarks) returns false when asked for it on a machine without AVX-512.
