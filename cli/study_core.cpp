@@ -27,12 +27,6 @@ namespace {
 
 using clock_type = std::chrono::steady_clock;
 
-std::string join(const std::vector<std::string>& v) {
-    std::string s;
-    for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
-    return s;
-}
-
 double mean(const std::vector<double>& v) {
     double s = 0;
     for (double x : v) s += x;
@@ -134,12 +128,7 @@ void check_study_options(const study_options& o) {
     if (o.activations.empty() && o.cells.empty())
         throw argument_error("study: --activations is empty; give at least one of sigmoid, tanh, relu, ... "
                              "(or cells with --cells lstm,gru)");
-    const auto names = activation_names();
-    for (const auto& a : o.activations)
-        if (std::find(names.begin(), names.end(), a) == names.end()) {
-            std::vector<std::string> known(names.begin(), names.end());
-            throw argument_error("study: unknown activation '" + a + "' in --activations (known: " + join(known) + ")");
-        }
+    for (const auto& a : o.activations) check_activation(a, "study: --activations");
     for (const auto& c : o.cells)
         if (c != "lstm" && c != "gru")
             throw argument_error("study: unknown cell '" + c + "' in --cells (use lstm and/or gru; rnn cells come "

@@ -1,6 +1,5 @@
 #include "recurrent.hpp"
 
-#include <algorithm>
 #include <optional>
 
 #include "../ops/ops.hpp"
@@ -129,14 +128,7 @@ static var run_layers(const recurrent_base& self, const recurrent_options& opt, 
     return out;
 }
 
-rnn::rnn(const recurrent_options& opt) : recurrent_base("rnn", opt, 1) {
-    const auto names = activation_names();
-    if (std::find(names.begin(), names.end(), opt.activation) == names.end()) {
-        std::string known;
-        for (auto n : names) known += (known.empty() ? "" : ", ") + std::string(n);
-        throw argument_error("nn::rnn: unknown activation '" + opt.activation + "' (known: " + known + ")");
-    }
-}
+rnn::rnn(const recurrent_options& opt) : recurrent_base("rnn", opt, 1) { check_activation(opt.activation, "nn::rnn"); }
 
 var rnn::operator()(const var& x, const std::vector<var>& h0) {
     check_input(x, h0, "h0");

@@ -90,6 +90,9 @@ var log_softmax(const var& x, std::int64_t axis = -1);
 var activation(std::string_view name, const var& x);
 // Names accepted by activation().
 std::vector<std::string_view> activation_names();
+// Returns when activation() accepts `name`; otherwise throws argument_error
+// "<who>: unknown activation '<name>' (known: tanh, sigmoid, ...)", the one message for a bad name.
+void check_activation(std::string_view name, std::string_view who);
 
 // ---- recurrent cells: the elementwise part of a step in one op (ops/cells.cpp) ---------------------
 // LSTM, gates [batch, 4H] = i | f | g | o pre-activations (x·W_ihᵀ + b_ih + h·W_hhᵀ + b_hh):

@@ -395,6 +395,13 @@ TEST_CASE("recurrent layers report bad inputs clearly") {
     auto o = small();
     o.activation = "swishy";
     CHECK_THROWS_WITH_AS(nn::rnn{o}, doctest::Contains("swishy"), argument_error);
+    // one message for a bad activation name, whoever checks it
+    CHECK_THROWS_WITH_AS(nn::rnn{o}, "nn::rnn: unknown activation 'swishy' (known: tanh, sigmoid, relu, leaky_relu, "
+                                     "elu, gelu, softplus, hard_tanh)", argument_error);
+    CHECK_THROWS_WITH_AS(activation("swishy", input(randn({2}, 1, f64))),
+                         "xgrad::activation: unknown activation 'swishy' (known: tanh, sigmoid, relu, leaky_relu, "
+                         "elu, gelu, softplus, hard_tanh)", argument_error);
+    CHECK_NOTHROW(check_activation("gelu", "test"));
     try {
         m(input(randn({2, 3, 5}, 1, f64)));
     } catch (const shape_error& e) {
