@@ -2,24 +2,15 @@
 #include "study_core.hpp"
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <fcntl.h>
 #include <fstream>
 #include <iomanip>
-#include <map>
 #include <ostream>
 #include <sstream>
 
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-extern char** environ;
+#include <xgrad/graph/process.hpp>
 
 namespace xgrad::cli {
 
@@ -322,18 +313,7 @@ void write_study_csvs(const study_result& r, const std::filesystem::path& dir) {
     }
 }
 
-std::filesystem::path find_gnuplot() {
-    const char* path = std::getenv("PATH");
-    if (!path) return {};
-    std::stringstream in{std::string(path)};
-    for (std::string dir; std::getline(in, dir, ':');) {
-        if (dir.empty()) continue;
-        const auto candidate = std::filesystem::path(dir) / "gnuplot";
-        std::error_code ec;
-        if (std::filesystem::is_regular_file(candidate, ec) && ::access(candidate.c_str(), X_OK) == 0) return candidate;
-    }
-    return {};
-}
+std::filesystem::path find_gnuplot() { return find_program("gnuplot"); }
 
 std::string write_study_plots(const study_result& r, const std::filesystem::path& dir) {
     const auto groups = groups_of(r);
@@ -417,21 +397,7 @@ std::string write_study_plots(const study_result& r, const std::filesystem::path
     const auto gnuplot = find_gnuplot();
     if (gnuplot.empty())
         return "study: gnuplot not found; plot with: cd " + dir.string() + " && gnuplot plots.gp";
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addchdir_np(&actions, dir.c_str());
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "gnuplot.log", O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-    std::string prog = gnuplot.string(), arg = "plots.gp";
-    char* argv[] = {prog.data(), arg.data(), nullptr};
-    pid_t pid = 0;
-    const int rc = ::posix_spawn(&pid, prog.c_str(), &actions, nullptr, argv, environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) throw error("study: cannot run '" + prog + "': " + std::strerror(rc));
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR) throw error("study: waiting for gnuplot failed");
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    if (run_program(gnuplot, {"plots.gp"}, {.cwd = dir, .output = "gnuplot.log"}) != 0)
         throw error("study: gnuplot failed on " + script.string() + "; see " + (dir / "gnuplot.log").string());
     std::string made;
     for (const std::size_t T : lengths)
