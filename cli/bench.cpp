@@ -4,7 +4,7 @@
 // over cell × hidden × steps × dtype × threads. `--gemm` also measures the machine's GEMM peak
 // and the fraction of it each step reaches. Companion for libtorch: bench/torch_bench.cpp.
 //
-// The model is the library's own: cli::sequence_regressor (nn::rnn/lstm/gru + nn::linear head,
+// The model is the library's own: nn::sequence_regressor (nn::rnn/lstm/gru + nn::linear head,
 // PyTorch's initialisation) trained with nn::adam (PyTorch's defaults), exactly what users run.
 #include <malloc.h>
 #include <sys/resource.h>
@@ -25,7 +25,6 @@
 #include <xgrad/xgrad.hpp>
 
 #include "commands.hpp"
-#include "experiment.hpp"
 
 // ---- allocation counter: every malloc-family call in this program (operator new and
 // xtensor's aligned allocator both end in malloc). Forwarded to glibc's own entry points.
@@ -155,7 +154,7 @@ result run_config(const config& c, int iters) {
     set_num_threads(c.threads);
     reset_peak_rss();
     tape tape;
-    sequence_regressor model(
+    nn::sequence_regressor model(
         {.cell = c.cell, .hidden = c.hidden, .init = nn::init_style::pytorch, .seed = 42, .dt = c.dt, .fused = c.fused});
     nn::adam opt(model);
     const tensor x = randn({c.batch, c.steps, 1}, 7, c.dt);
