@@ -26,5 +26,7 @@
 #include "nn/npz.hpp"
 #include "nn/checkpoint.hpp"
 #include "nn/data.hpp"
+#include "nn/text.hpp"
 #include "nn/models.hpp"
 #include "nn/fit.hpp"
+#include "nn/char_lm.hpp"
