@@ -1,9 +1,8 @@
 // xgrad_bench_allocs: heap allocations per training step (zero_grad + forward + backward + Adam) in the
 // steady state, counted by replacing malloc and its family for this program only (operator new and
 // xtensor's aligned allocator both end in malloc; so do OpenBLAS's own buffers). The workload is
-// `xgrad bench`'s: nn::sequence_regressor (PyTorch's initialisation, seed 42) and nn::adam on one
-// fixed random batch, after three warm-up steps that size every buffer. 0 means a step allocates
-// nothing, the tape reusing its memory.
+// `xgrad bench`'s (bench/workload.hpp), after three warm-up steps that size every buffer. 0 means a
+// step allocates nothing, the tape reusing its memory.
 //
 //   xgrad_bench_allocs [cell=rnn] [hidden=50] [steps=10] [batch=32] [dtype=float32] [threads=1] [iters=100]
 //   xgrad_bench_allocs --sweep       cell {rnn,lstm,gru} × hidden {50,256} × threads {1,2}
@@ -17,6 +16,7 @@
 #include <xgrad/xgrad.hpp>
 
 #include "blas_core.hpp"
+#include "workload.hpp"
 
 // ---- the counter: glibc's own entry points behind a count. Not under AddressSanitizer, which owns
 // malloc itself (the count is then reported as unavailable).
@@ -69,31 +69,15 @@ namespace {
 
 using namespace xgrad;
 
-struct config {
-    std::string cell = "rnn";
-    std::size_t hidden = 50, steps = 10, batch = 32;
-    dtype dt = dtype::float32;
-    int threads = 1;
-};
+using config = bench::workload_config;
 
 // Allocations per step, the mean over `iters` steps after the warm-up.
 double allocs_per_step(const config& c, int iters) {
     set_num_threads(c.threads);
-    tape tape;
-    nn::sequence_regressor model({.cell = c.cell, .hidden = c.hidden, .init = nn::init_style::pytorch, .seed = 42, .dt = c.dt});
-    nn::adam opt(model);
-    const tensor x = randn({c.batch, c.steps, 1}, 7, c.dt);
-    const tensor y = randn({c.batch, 1}, 8, c.dt);
-    auto step = [&] {
-        tape.clear();
-        opt.zero_grad();
-        var loss = mse(model(constant(x)), constant(y));
-        loss.backward();
-        opt.step();
-    };
-    for (int i = 0; i < 3; ++i) step();
+    bench::training_workload w(c);
+    for (int i = 0; i < 3; ++i) w.step();
     const std::uint64_t before = g_allocs.load();
-    for (int i = 0; i < iters; ++i) step();
+    for (int i = 0; i < iters; ++i) w.step();
     return double(g_allocs.load() - before) / iters;
 }
 

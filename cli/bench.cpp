@@ -6,7 +6,8 @@
 // replaces malloc for that program only.
 //
 // The model is the library's own: nn::sequence_regressor (nn::rnn/lstm/gru + nn::linear head,
-// PyTorch's initialisation) trained with nn::adam (PyTorch's defaults), exactly what users run.
+// PyTorch's initialisation) trained with nn::adam (PyTorch's defaults), exactly what users run
+// (bench/workload.hpp, shared with xgrad_bench_allocs).
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -23,6 +24,7 @@
 
 #include <xgrad/xgrad.hpp>
 
+#include "../bench/workload.hpp"
 #include "commands.hpp"
 
 namespace xgrad::cli {
@@ -39,13 +41,7 @@ struct bench_options {
     int rounds = 3;  // --gemm: paired (peak, step) rounds per configuration
 };
 
-struct config {
-    std::string cell;
-    std::size_t hidden, steps, batch;
-    xgrad::dtype dt;
-    int threads;
-    bool fused = true;
-};
+using config = bench::workload_config;
 
 std::size_t gate_count(const std::string& cell) { return cell == "lstm" ? 4 : cell == "gru" ? 3 : 1; }
 
@@ -103,19 +99,8 @@ struct result {
 result run_config(const config& c, int iters) {
     set_num_threads(c.threads);
     reset_peak_rss();
-    tape tape;
-    nn::sequence_regressor model(
-        {.cell = c.cell, .hidden = c.hidden, .init = nn::init_style::pytorch, .seed = 42, .dt = c.dt, .fused = c.fused});
-    nn::adam opt(model);
-    const tensor x = randn({c.batch, c.steps, 1}, 7, c.dt);
-    const tensor y = randn({c.batch, 1}, 8, c.dt);
-    auto step = [&] {
-        tape.clear();
-        opt.zero_grad();
-        var loss = mse(model(constant(x)), constant(y));
-        loss.backward();
-        opt.step();
-    };
+    bench::training_workload w(c);
+    auto step = [&] { w.step(); };
     // Warm-up sizes every buffer; then pick the count for about 1.5 s.
     const auto w0 = std::chrono::steady_clock::now();
     for (int i = 0; i < 3; ++i) step();
