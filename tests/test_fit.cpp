@@ -52,7 +52,7 @@ TEST_CASE("experiment: frozen parameters stay unchanged") {
     CHECK(moved);
 }
 
-TEST_CASE("make_optimizer: each name with Keras' defaults and the given learning rate; unknown names are errors") {
+TEST_CASE("make_optimizer: each name with Keras' defaults and the given learning rate, and unknown names are errors") {
     sequence_regressor model({.hidden = 4});
     for (const char* name : {"sgd", "adam", "adamw", "rmsprop"}) {
         CAPTURE(name);
@@ -66,7 +66,7 @@ TEST_CASE("make_optimizer: each name with Keras' defaults and the given learning
                          argument_error);
 }
 
-TEST_CASE("sequence_regressor: an unknown cell is an error; step_grad_norms has one finite norm per step") {
+TEST_CASE("sequence_regressor: an unknown cell is an error, and step_grad_norms has one finite norm per step") {
     CHECK_THROWS_WITH_AS(sequence_regressor({.cell = "transformer"}), doctest::Contains("unknown cell 'transformer'"),
                          argument_error);
     for (const char* cell : {"rnn", "lstm", "gru"}) {

@@ -25,7 +25,7 @@ std::size_t count_lines(const std::filesystem::path& p) {
 
 }  // namespace
 
-TEST_CASE("study: --seeds is a count, a list or a range; bad values are named") {
+TEST_CASE("study: --seeds is a count, a list or a range, and bad values are named") {
     CHECK(parse_seeds("3") == std::vector<std::uint64_t>{0, 1, 2});
     CHECK(parse_seeds("4,7") == std::vector<std::uint64_t>{4, 7});
     CHECK(parse_seeds("5..7") == std::vector<std::uint64_t>{5, 6, 7});
