@@ -2,7 +2,8 @@
 // xgrad's AVX-512 kernel packing op(B) on every call (what blas::gemm does for a skinny product), and
 // the same kernel on a weight packed once (what linear() does for a recurrent weight), and the time
 // to pack op(B).
-// Median of `repeats` calls, after warm-up; float32, one thread.
+// Median of `repeats` calls, after warm-up; float32, one thread. OpenBLAS runs the core it detected,
+// or the one OPENBLAS_CORETYPE names (the first line says which).
 //
 //   xgrad_bench_gemm [repeats=51]
 #include <algorithm>
@@ -16,6 +17,7 @@
 #include <xgrad/xgrad.hpp>
 
 #include "../ops/gemm/blas.hpp"
+#include "blas_core.hpp"
 
 namespace {
 
@@ -45,7 +47,7 @@ double time_us(F&& f, int repeats) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    xgrad::reexec_with_best_blas_core(argv);
+    xgrad::bench::print_blas_core("xgrad_bench_gemm");
     const int repeats = argc > 1 ? std::max(1, std::atoi(argv[1])) : 51;
     xgrad::set_num_threads(1);
     if (!xgrad::blas::set_own_gemm(true)) {

@@ -1,16 +1,16 @@
-// xgrad bench: median wall time per training step (forward + backward + Adam step), peak RSS and
-// heap allocations per step, for the tutorial workload (Elman RNN tanh, hidden 50, 10 steps,
-// batch 32, 1 feature, Dense(1), MSE, Adam, float32, 1 thread) or any configuration, and a sweep
-// over cell × hidden × steps × dtype × threads. `--gemm` also measures the machine's GEMM peak
-// and the fraction of it each step reaches. Companion for libtorch: bench/torch_bench.cpp.
+// xgrad bench: median wall time per training step (forward + backward + Adam step) and peak RSS for
+// the tutorial workload (Elman RNN tanh, hidden 50, 10 steps, batch 32, 1 feature, Dense(1), MSE, Adam,
+// float32, 1 thread) or any configuration, and a sweep over cell × hidden × steps × dtype × threads. `--gemm` also measures the machine's GEMM peak
+// and the fraction of it each step reaches. Companion for libtorch: bench/torch_bench.cpp; heap
+// allocations per step of the same workload: bench/allocations.cpp (xgrad_bench_allocs), which
+// replaces malloc for that program only.
 //
-// The model is the library's own: cli::sequence_regressor (nn::rnn/lstm/gru + nn::linear head,
-// PyTorch's initialisation) trained with nn::adam (PyTorch's defaults), exactly what users run.
-#include <malloc.h>
+// The model is the library's own: nn::sequence_regressor (nn::rnn/lstm/gru + nn::linear head,
+// PyTorch's initialisation) trained with nn::adam (PyTorch's defaults), exactly what users run
+// (bench/workload.hpp, shared with xgrad_bench_allocs).
 #include <sys/resource.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -24,57 +24,8 @@
 
 #include <xgrad/xgrad.hpp>
 
+#include "../bench/workload.hpp"
 #include "commands.hpp"
-#include "experiment.hpp"
-
-// ---- allocation counter: every malloc-family call in this program (operator new and
-// xtensor's aligned allocator both end in malloc). Forwarded to glibc's own entry points.
-// Not under AddressSanitizer, which owns malloc itself: allocs_per_step is then reported as -1.
-namespace {
-std::atomic<std::uint64_t> g_allocs{0};
-}
-#if defined(__SANITIZE_ADDRESS__)
-namespace {
-constexpr bool counting_allocs = false;
-}
-#else
-namespace {
-constexpr bool counting_allocs = true;
-}
-extern "C" {
-void* __libc_malloc(size_t);
-void* __libc_calloc(size_t, size_t);
-void* __libc_realloc(void*, size_t);
-void* __libc_memalign(size_t, size_t);
-void __libc_free(void*);
-}
-extern "C" {
-void* malloc(size_t n) {
-    g_allocs.fetch_add(1, std::memory_order_relaxed);
-    return __libc_malloc(n);
-}
-void* calloc(size_t a, size_t b) {
-    g_allocs.fetch_add(1, std::memory_order_relaxed);
-    return __libc_calloc(a, b);
-}
-void* realloc(void* p, size_t n) {
-    g_allocs.fetch_add(1, std::memory_order_relaxed);
-    return __libc_realloc(p, n);
-}
-void free(void* p) { __libc_free(p); }
-void* memalign(size_t al, size_t n) {
-    g_allocs.fetch_add(1, std::memory_order_relaxed);
-    return __libc_memalign(al, n);
-}
-void* aligned_alloc(size_t al, size_t n) { return memalign(al, n); }
-int posix_memalign(void** out, size_t al, size_t n) {
-    void* p = memalign(al, n);
-    if (!p) return 12;  // ENOMEM
-    *out = p;
-    return 0;
-}
-}
-#endif
 
 namespace xgrad::cli {
 
@@ -90,13 +41,7 @@ struct bench_options {
     int rounds = 3;  // --gemm: paired (peak, step) rounds per configuration
 };
 
-struct config {
-    std::string cell;
-    std::size_t hidden, steps, batch;
-    xgrad::dtype dt;
-    int threads;
-    bool fused = true;
-};
+using config = bench::workload_config;
 
 std::size_t gate_count(const std::string& cell) { return cell == "lstm" ? 4 : cell == "gru" ? 3 : 1; }
 
@@ -137,8 +82,8 @@ double gemm_gflops(xgrad::dtype d, std::size_t n, int threads) {
 }
 
 // FLOPs of the matrix products one training step executes: forward, dX and dW of the recurrent
-// product of steps 1 .. T−1 (step 0 multiplies the zero initial state, and xgrad skips that product
-// and its gradients: counting it, as session 3 did, overstated the rate by T/(T−1)), the one-feature
+// product of steps 1 .. T−1 (step 0 multiplies the zero initial state, a product xgrad skips with its
+// gradients), the one-feature
 // input projection's forward and dW over all steps, and the head's three.
 double step_gemm_flops(const config& c) {
     const double g = double(gate_count(c.cell) * c.hidden), b = double(c.batch), h = double(c.hidden);
@@ -147,26 +92,15 @@ double step_gemm_flops(const config& c) {
 }
 
 struct result {
-    double ms_per_step, peak_rss_mb, allocs_per_step;
+    double ms_per_step, peak_rss_mb;
     int iters;
 };
 
 result run_config(const config& c, int iters) {
     set_num_threads(c.threads);
     reset_peak_rss();
-    tape tape;
-    sequence_regressor model(
-        {.cell = c.cell, .hidden = c.hidden, .init = nn::init_style::pytorch, .seed = 42, .dt = c.dt, .fused = c.fused});
-    nn::adam opt(model);
-    const tensor x = randn({c.batch, c.steps, 1}, 7, c.dt);
-    const tensor y = randn({c.batch, 1}, 8, c.dt);
-    auto step = [&] {
-        tape.clear();
-        opt.zero_grad();
-        var loss = mse(model(constant(x)), constant(y));
-        loss.backward();
-        opt.step();
-    };
+    bench::training_workload w(c);
+    auto step = [&] { w.step(); };
     // Warm-up sizes every buffer; then pick the count for about 1.5 s.
     const auto w0 = std::chrono::steady_clock::now();
     for (int i = 0; i < 3; ++i) step();
@@ -174,14 +108,12 @@ result run_config(const config& c, int iters) {
     if (iters <= 0) iters = std::clamp(int(1.5 / std::max(warm_s, 1e-6)), 10, 2000);
     std::vector<double> ms;
     ms.reserve(std::size_t(iters));
-    const std::uint64_t a0 = g_allocs.load();
     for (int i = 0; i < iters; ++i) {
         const auto t0 = std::chrono::steady_clock::now();
         step();
         ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     }
-    const double allocs = counting_allocs ? double(g_allocs.load() - a0) / iters : -1.0;
-    return {median(ms), peak_rss_mb(), allocs, iters};
+    return {median(ms), peak_rss_mb(), iters};
 }
 
 }  // namespace
@@ -189,7 +121,7 @@ result run_config(const config& c, int iters) {
 command add_bench(CLI::App& app) {
     auto opt = std::make_shared<bench_options>();
     auto* sub = app.add_subcommand(
-        "bench", "Time training steps (forward + backward + Adam): median ms/step, peak RSS, allocations/step");
+        "bench", "Time training steps (forward + backward + Adam): median ms/step, peak RSS");
     sub->add_option("--cell", opt->cell, "rnn, lstm or gru")->check(CLI::IsMember({"rnn", "lstm", "gru"}))->capture_default_str();
     sub->add_option("--hidden", opt->hidden, "Hidden size")->check(CLI::Range(1, 65536))->capture_default_str();
     sub->add_option("--steps", opt->steps, "Time steps per sequence")->check(CLI::Range(1, 100000))->capture_default_str();
@@ -245,11 +177,10 @@ command add_bench(CLI::App& app) {
                 }
         }
         if (!opt->json)
-            std::printf("%-5s %6s %6s %6s %-8s %7s %11s %10s %12s %7s%s\n", "cell", "hidden", "steps", "batch", "dtype",
-                        "threads", "ms/step", "peak MB", "allocs/step", "iters", opt->gemm ? "  GFLOP/s  of peak" : "");
+            std::printf("%-5s %6s %6s %6s %-8s %7s %11s %10s %7s%s\n", "cell", "hidden", "steps", "batch", "dtype",
+                        "threads", "ms/step", "peak MB", "iters", opt->gemm ? "  GFLOP/s  of peak" : "");
         for (const auto& c : configs) {
-            // The peak drifts with the machine's load (this VM: 83–155 GFLOP/s within an hour), and the step
-            // with it. With --gemm each round pairs a step timing with the higher of two peaks measured just
+            // The peak drifts with the machine's load, and the step with it. With --gemm each round pairs a step timing with the higher of two peaks measured just
             // before and after it; the fraction reported is the median over the rounds (--rounds), the
             // timing that of the median round.
             const int rounds = opt->gemm ? opt->rounds : 1;
@@ -269,18 +200,17 @@ command add_bench(CLI::App& app) {
             if (opt->json) {
                 std::printf("{\"impl\": \"xgrad\", \"cell\": \"%s\", \"hidden\": %zu, \"steps\": %zu, \"batch\": %zu, "
                             "\"dtype\": \"%s\", \"threads\": %d, \"ms_per_step\": %.4f, \"peak_rss_mb\": %.1f, "
-                            "\"allocs_per_step\": %.1f, \"iters\": %d, \"gemm_gflops\": %.2f, \"blas_core\": \"%s\"",
+                            "\"iters\": %d, \"gemm_gflops\": %.2f, \"blas_core\": \"%s\"",
                             c.cell.c_str(), c.hidden, c.steps, c.batch, dtype_name(c.dt), c.threads, r.ms_per_step,
-                            r.peak_rss_mb, r.allocs_per_step, r.iters, gf, blas.core.c_str());
+                            r.peak_rss_mb, r.iters, gf, blas.core.c_str());
                 if (pk > 0)
                     std::printf(", \"gemm_peak_gflops\": %.2f, \"fraction_of_peak\": %.3f, \"fraction_min\": %.3f, "
                                 "\"fraction_max\": %.3f, \"rounds\": %d",
                                 pk, gf / pk, fmin, fmax, rounds);
                 std::printf("}\n");
             } else {
-                std::printf("%-5s %6zu %6zu %6zu %-8s %7d %11.4f %10.1f %12.1f %7d", c.cell.c_str(), c.hidden, c.steps,
-                            c.batch, dtype_name(c.dt), c.threads, r.ms_per_step, r.peak_rss_mb, r.allocs_per_step,
-                            r.iters);
+                std::printf("%-5s %6zu %6zu %6zu %-8s %7d %11.4f %10.1f %7d", c.cell.c_str(), c.hidden, c.steps,
+                            c.batch, dtype_name(c.dt), c.threads, r.ms_per_step, r.peak_rss_mb, r.iters);
                 if (pk > 0)
                     std::printf("  %7.1f  %6.1f%% of %.1f (median of %d rounds; %.1f–%.1f%%)", gf, 100 * gf / pk, pk, rounds,
                                 100 * fmin, 100 * fmax);

@@ -1,15 +1,18 @@
-// `xgrad generate`: a character-level LSTM/GRU language model (cli/charlm.hpp).
+// `xgrad generate`: a character-level LSTM/GRU language model (nn::char_model, nn/char_lm.hpp).
 //   xgrad generate --train [FILE...] [--save charlm.npz]    train (default corpus: the source tree's docs/*.md)
 //   xgrad generate --load charlm.npz [--prime "The "]       sample text from a trained model
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
 
 #include <unistd.h>
 
-#include "charlm.hpp"
+#include <xgrad/xgrad.hpp>
+
 #include "commands.hpp"
 
 #ifndef XGRAD_SOURCE_DIR
@@ -23,8 +26,8 @@ namespace {
 struct generate_config {
     std::vector<std::string> train_files;
     std::string load, save = "charlm.npz", prime, eval;
-    charlm_options model;
-    charlm_train_options train;
+    nn::char_model_options model;
+    nn::char_train_options train;
     std::size_t length = 400;
     double temperature = 0.8;
     std::uint64_t seed = 0;
@@ -44,19 +47,31 @@ std::string bar(std::size_t step, std::size_t steps) {
     return s + "]";
 }
 
+// Every *.md directly in docs_dir, sorted by name: the default corpus of --train.
+std::vector<std::string> default_corpus_files(const std::string& docs_dir) {
+    std::vector<std::string> files;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(docs_dir, ec))
+        if (e.is_regular_file() && e.path().extension() == ".md") files.push_back(e.path().string());
+    if (ec || files.empty())
+        throw argument_error("no docs/*.md found in '" + docs_dir + "' (the default corpus); give text files: --train FILE...");
+    std::sort(files.begin(), files.end());
+    return files;
+}
+
 int run_train_mode(const generate_config& c) {
     std::vector<std::string> files;
     for (const auto& f : c.train_files)  // a bare --train yields one empty value
         if (!f.empty()) files.push_back(f);
     if (files.empty()) files = default_corpus_files(std::string(XGRAD_SOURCE_DIR) + "/docs");
-    const std::string text = read_corpus(files);
-    const corpus data = split_corpus(text, 0.1);
+    const std::string text = nn::read_corpus(files);
+    const nn::corpus data = nn::split_corpus(text, 0.1);
     if (data.held_out.size() < 2)
         throw argument_error("the held-out part (last 10%) of the " + std::to_string(text.size()) +
                              "-byte text is too short to evaluate; give more text");
-    charlm_options mo = c.model;
+    nn::char_model_options mo = c.model;
     mo.seed = c.seed;
-    char_model model(mo, data.vocab);
+    nn::char_model model(mo, data.vocab);
     std::size_t params = 0;
     for (auto& [name, p] : model.named_parameters()) params += p.value().size();
     if (!c.quiet)
@@ -68,7 +83,7 @@ int run_train_mode(const generate_config& c) {
                   << " steps, Adam lr " << c.train.lr << ", clip " << c.train.clip << ", seed " << c.seed << "\n"
                   << std::flush;
     const bool tty = !c.quiet && isatty(fileno(stdout));
-    auto on_step = [&](const charlm_progress& p) {
+    auto on_step = [&](const nn::char_train_progress& p) {
         if (!p.evaluated) {
             if (tty)
                 std::cout << "\rstep " << p.step << "/" << p.steps << " " << bar(p.step, p.steps) << " - "
@@ -82,11 +97,11 @@ int run_train_mode(const generate_config& c) {
                   << " bits/char) - held-out: " << fixed(p.held_out_bpc, 3) << " bits/char\n"
                   << std::flush;
     };
-    const auto r = train_charlm(model, data.train, data.held_out, c.train, on_step);
+    const auto r = nn::train_char_model(model, data.train, data.held_out, c.train, on_step);
     if (!c.quiet)
         std::cout << "trained in " << fixed(r.seconds, 1) << "s; held-out bits per character " << fixed(r.initial_bpc, 3)
                   << " -> " << fixed(r.final_bpc, 3) << "\n";
-    save_charlm(c.save, model);
+    nn::save_char_model(c.save, model);
     if (!c.quiet) std::cout << "saved " << c.save << " (sample: xgrad generate --load " << c.save << ")\n";
     std::cout << "bits per character: " << fixed(r.final_bpc, 4) << " (held-out)\n";
     return 0;
@@ -96,19 +111,19 @@ int run_sample_mode(const generate_config& c) {
     if (!(c.temperature >= 0) || !std::isfinite(c.temperature))
         throw argument_error("--temperature must be >= 0 (0 = greedy, small = nearly greedy, 1 = the model's own "
                              "distribution), got " + std::to_string(c.temperature));
-    auto model = load_charlm(c.load);
+    auto model = nn::load_char_model(c.load);
     for (char ch : c.prime)  // a clear error before anything is printed
         if (!model->vocab().contains(ch))
-            throw argument_error("--prime: character " + describe_char(ch) + " is not in the vocabulary of '" + c.load +
+            throw argument_error("--prime: character " + nn::describe_char(ch) + " is not in the vocabulary of '" + c.load +
                                  "' (" + std::to_string(model->vocab().size()) + " characters)");
     if (c.length > 0 || !c.prime.empty())  // --length 0 --eval FILE prints only the evaluation
-        std::cout << c.prime << sample(*model, c.prime, c.length, c.temperature, c.seed) << "\n";
+        std::cout << c.prime << nn::sample(*model, c.prime, c.length, c.temperature, c.seed) << "\n";
     if (!c.eval.empty()) {
-        const std::string text = read_corpus({c.eval});
+        const std::string text = nn::read_corpus({c.eval});
         std::size_t dropped = 0;
         const auto ids = model->vocab().encode(text, &dropped);
         if (ids.size() < 2) throw argument_error("'" + c.eval + "' has fewer than 2 characters of the model's vocabulary");
-        std::cout << "bits per character: " << fixed(bits_per_char(*model, ids), 4) << " (held-out: " << c.eval << ", "
+        std::cout << "bits per character: " << fixed(nn::bits_per_char(*model, ids), 4) << " (held-out: " << c.eval << ", "
                   << ids.size() << " characters";
         if (dropped) std::cout << "; " << dropped << " outside the vocabulary skipped";
         std::cout << ")\n";

@@ -43,18 +43,12 @@ int run_graph(const graph_options& o) {
     ro.dt = dtype::float64;  // tiny sizes; float64 keeps the smallest gradient norms exact
     ro.fused = o.fused;      // gate by gate unless asked: the picture is for reading the cell
 
-    std::unique_ptr<nn::recurrent_base> layer;
-    if (o.cell == "rnn") layer = std::make_unique<nn::rnn>(ro);
-    if (o.cell == "lstm") layer = std::make_unique<nn::lstm>(ro);
-    if (o.cell == "gru") layer = std::make_unique<nn::gru>(ro);
+    const auto layer = nn::make_recurrent(o.cell, ro);
 
     tape t;
     rng gen(o.seed + 1);
     auto x = input(randn({o.batch, o.steps, o.input}, gen, ro.dt), "x");
-    var y;
-    if (o.cell == "rnn") y = static_cast<nn::rnn&>(*layer)(x);
-    if (o.cell == "lstm") y = static_cast<nn::lstm&>(*layer)(x);
-    if (o.cell == "gru") y = static_cast<nn::gru&>(*layer)(x);
+    var y = layer->forward(x, {});
     var target = constant(randn({o.batch, o.hidden}, gen, ro.dt));
     t.at(target.index()).name = "target";
     var loss = mse(y, target);

@@ -1,15 +1,36 @@
 // xgrad: the command-line program. `xgrad --help` lists the subcommands.
+#include <cstdlib>
 #include <iostream>
+#include <string>
 #include <vector>
+
+#include <unistd.h>
 
 #include <xgrad/ops/ops.hpp>
 
 #include "commands.hpp"
 
+namespace {
+
+// OpenBLAS falls back to SSE3 kernels on CPUs it cannot name (typical in VMs) and reads
+// OPENBLAS_CORETYPE only when it loads (see blas_info in ops/ops.hpp). When the detected core is not
+// the best for this CPU and OPENBLAS_CORETYPE is unset, set it and re-execute this program with the
+// same arguments. Returns (without exec) when nothing needs fixing, with XGRAD_KEEP_BLAS_CORE=1, or
+// when the re-exec fails (the program then runs on the detected core).
+void reexec_with_best_blas_core(char** argv) {
+    const char* keep = std::getenv("XGRAD_KEEP_BLAS_CORE");
+    if (keep && std::string(keep) == "1") return;
+    const xgrad::blas_info info = xgrad::blas_config();
+    if (info.env_set || info.suggested_core.empty()) return;
+    if (::setenv("OPENBLAS_CORETYPE", info.suggested_core.c_str(), 1) != 0) return;
+    ::execv("/proc/self/exe", argv);  // returns only on failure
+    ::unsetenv("OPENBLAS_CORETYPE");
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-    // OpenBLAS falls back to SSE3 kernels on CPUs it cannot name (typical in VMs); restart with the
-    // right ones (see blas_info in ops/ops.hpp; XGRAD_KEEP_BLAS_CORE=1 turns this off).
-    xgrad::reexec_with_best_blas_core(argv);
+    reexec_with_best_blas_core(argv);
     CLI::App app{"xgrad: reverse-mode autodiff for recurrent networks (train, generate text, inspect, gradient-check)"};
     app.require_subcommand(1);
     std::vector<std::pair<CLI::App*, xgrad::cli::command>> commands;

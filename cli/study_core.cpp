@@ -2,36 +2,21 @@
 #include "study_core.hpp"
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <fcntl.h>
 #include <fstream>
 #include <iomanip>
-#include <map>
 #include <ostream>
 #include <sstream>
 
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-extern char** environ;
+#include <xgrad/graph/process.hpp>
 
 namespace xgrad::cli {
 
 namespace {
 
 using clock_type = std::chrono::steady_clock;
-
-std::string join(const std::vector<std::string>& v) {
-    std::string s;
-    for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
-    return s;
-}
 
 double mean(const std::vector<double>& v) {
     double s = 0;
@@ -134,12 +119,7 @@ void check_study_options(const study_options& o) {
     if (o.activations.empty() && o.cells.empty())
         throw argument_error("study: --activations is empty; give at least one of sigmoid, tanh, relu, ... "
                              "(or cells with --cells lstm,gru)");
-    const auto names = activation_names();
-    for (const auto& a : o.activations)
-        if (std::find(names.begin(), names.end(), a) == names.end()) {
-            std::vector<std::string> known(names.begin(), names.end());
-            throw argument_error("study: unknown activation '" + a + "' in --activations (known: " + join(known) + ")");
-        }
+    for (const auto& a : o.activations) check_activation(a, "study: --activations");
     for (const auto& c : o.cells)
         if (c != "lstm" && c != "gru")
             throw argument_error("study: unknown cell '" + c + "' in --cells (use lstm and/or gru; rnn cells come "
@@ -183,15 +163,6 @@ std::vector<std::uint64_t> parse_seeds(const std::string& text) {
     return out;
 }
 
-std::vector<double> step_grad_norms(sequence_regressor& model, const dataset& batch) {
-    tape t;
-    var loss = mse(model(input(batch.x)), input(batch.y));
-    t.backward(loss);
-    std::vector<double> norms;
-    for (const auto& h : model.step_outputs()) norms.push_back(l2_norm(h.grad()));
-    return norms;
-}
-
 study_result run_study(const study_options& o, std::ostream* progress, bool tty) {
     check_study_options(o);
     study_result result;
@@ -209,36 +180,36 @@ study_result run_study(const study_options& o, std::ostream* progress, bool tty)
     for (const auto& k : kinds)
         for (const std::size_t T : o.lengths) {
             // One fixed batch per length, the same for every model and seed.
-            const dataset probe = sum_task(o.grad_batch, T, 987654321);
+            const nn::dataset probe = nn::sum_task(o.grad_batch, T, 987654321);
             for (const std::uint64_t seed : o.seeds) {
                 ++index;
                 const auto t0 = clock_type::now();
                 study_run run{.cell = k.cell, .activation = k.activation, .steps = T, .seed = seed};
-                const auto train = sum_task(o.samples, T, seed);
-                const auto test = sum_task(test_n, T, seed + 1000003);
-                model_options mo;
+                const auto train = nn::sum_task(o.samples, T, seed);
+                const auto test = nn::sum_task(test_n, T, seed + 1000003);
+                nn::sequence_regressor_options mo;
                 mo.cell = k.cell;
                 if (k.cell == "rnn") mo.activation = k.activation;
                 mo.hidden = o.hidden;
                 mo.seed = seed;
-                sequence_regressor model(mo);
-                run.grad_init = step_grad_norms(model, probe);
+                nn::sequence_regressor model(mo);
+                run.grad_init = nn::step_grad_norms(model, probe);
                 std::ostringstream head;
                 head << "[" << std::setw(std::to_string(total).size()) << index << "/" << total << "] " << std::left
                      << std::setw(12) << study_label(run) << std::right << " T=" << std::setw(3) << T << " seed "
                      << seed;
-                fit_callbacks cb;
-                cb.on_epoch = [&](const epoch_metrics& m) {
+                nn::fit_callbacks cb;
+                cb.on_epoch = [&](const nn::epoch_metrics& m) {
                     run.test_curve.push_back(m.test_loss);
                     if (run.epochs_to_target == 0 && m.test_loss <= o.target) run.epochs_to_target = m.epoch;
                     if (progress && tty)
                         *progress << "\r" << head.str() << "  epoch " << m.epoch << "/" << m.epochs << "  test "
                                   << fmt("%.4f", m.test_loss) << std::flush;
                 };
-                fit(model, train, test, {.epochs = o.epochs, .batch_size = o.batch_size, .lr = o.lr, .seed = seed}, cb);
-                run.train_loss = evaluate(model, train);
+                nn::fit(model, train, test, {.epochs = o.epochs, .batch_size = o.batch_size, .lr = o.lr, .seed = seed}, cb);
+                run.train_loss = nn::evaluate(model, train);
                 run.test_loss = run.test_curve.back();
-                run.grad_trained = step_grad_norms(model, probe);
+                run.grad_trained = nn::step_grad_norms(model, probe);
                 run.seconds = std::chrono::duration<double>(clock_type::now() - t0).count();
                 if (progress) {
                     if (tty) *progress << "\r\033[K";
@@ -333,18 +304,7 @@ void write_study_csvs(const study_result& r, const std::filesystem::path& dir) {
     }
 }
 
-std::filesystem::path find_gnuplot() {
-    const char* path = std::getenv("PATH");
-    if (!path) return {};
-    std::stringstream in{std::string(path)};
-    for (std::string dir; std::getline(in, dir, ':');) {
-        if (dir.empty()) continue;
-        const auto candidate = std::filesystem::path(dir) / "gnuplot";
-        std::error_code ec;
-        if (std::filesystem::is_regular_file(candidate, ec) && ::access(candidate.c_str(), X_OK) == 0) return candidate;
-    }
-    return {};
-}
+std::filesystem::path find_gnuplot() { return find_program("gnuplot"); }
 
 std::string write_study_plots(const study_result& r, const std::filesystem::path& dir) {
     const auto groups = groups_of(r);
@@ -428,21 +388,7 @@ std::string write_study_plots(const study_result& r, const std::filesystem::path
     const auto gnuplot = find_gnuplot();
     if (gnuplot.empty())
         return "study: gnuplot not found; plot with: cd " + dir.string() + " && gnuplot plots.gp";
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addchdir_np(&actions, dir.c_str());
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "gnuplot.log", O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-    std::string prog = gnuplot.string(), arg = "plots.gp";
-    char* argv[] = {prog.data(), arg.data(), nullptr};
-    pid_t pid = 0;
-    const int rc = ::posix_spawn(&pid, prog.c_str(), &actions, nullptr, argv, environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) throw error("study: cannot run '" + prog + "': " + std::strerror(rc));
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR) throw error("study: waiting for gnuplot failed");
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    if (run_program(gnuplot, {"plots.gp"}, {.cwd = dir, .output = "gnuplot.log"}) != 0)
         throw error("study: gnuplot failed on " + script.string() + "; see " + (dir / "gnuplot.log").string());
     std::string made;
     for (const std::size_t T : lengths)
@@ -459,14 +405,14 @@ std::vector<std::string> write_study_graphs(const study_options& o, const std::f
     for (const auto& a : o.activations) kinds.push_back({"rnn", a});
     for (const auto& c : o.cells) kinds.push_back({c, "-"});
     for (const auto& [cell, act] : kinds) {
-        model_options mo;
+        nn::sequence_regressor_options mo;
         mo.cell = cell;
         if (cell == "rnn") mo.activation = act;
         mo.hidden = o.hidden;
         mo.seed = o.seeds.front();
         mo.dt = dtype::float64;  // keeps the smallest gradient norms exact
-        sequence_regressor model(mo);
-        const auto batch = sum_task(2, steps, 987654321, dtype::float64);
+        nn::sequence_regressor model(mo);
+        const auto batch = nn::sum_task(2, steps, 987654321, dtype::float64);
         tape t;
         var loss = mse(model(input(batch.x, "x")), input(batch.y, "y"));
         t.backward(loss);

@@ -1,7 +1,8 @@
 #pragma once
 // `xgrad study`'s engine: the tutorial's experiment (sum of a random sequence, recurrent cell + linear
-// head, Adam, MSE) over activations, cells, sequence lengths and seeds, with the per-step gradient
-// norm ‖∂L/∂h_t‖ measured on one fixed batch at initialisation and after training.
+// head, Adam, MSE; nn/fit.hpp) over activations, cells, sequence lengths and seeds, with the per-step
+// gradient norm ‖∂L/∂h_t‖ (nn::step_grad_norms) measured on one fixed batch at initialisation and after
+// training; then the tables, CSVs, plots and pictures of the results.
 //
 //   study_options o;  o.lengths = {5};  o.seeds = {0};  o.epochs = 2;
 //   study_result r = run_study(o);                   // trains every (activation|cell) × T × seed
@@ -14,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "experiment.hpp"
+#include <xgrad/xgrad.hpp>
 
 namespace xgrad::cli {
 
@@ -61,9 +62,6 @@ void check_study_options(const study_options& o);
 
 // --seeds: "3" is a count (seeds 0, 1, 2), "4,7,9" a list, "5..8" a range. Throws argument_error.
 std::vector<std::uint64_t> parse_seeds(const std::string& text);
-
-// ‖∂L/∂h_t‖ (t = 1..T) of the MSE on (x, y), from the model's step outputs; leaves parameter grads set.
-std::vector<double> step_grad_norms(sequence_regressor& model, const dataset& batch);
 
 // Trains every model. `progress` (may be null) gets one line per model; `tty` adds a live epoch counter.
 study_result run_study(const study_options& o, std::ostream* progress = nullptr, bool tty = false);

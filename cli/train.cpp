@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include "commands.hpp"
-#include "experiment.hpp"
 #include "train_config.hpp"
 
 namespace xgrad::cli {
@@ -61,15 +60,15 @@ std::string timing(double seconds, std::size_t steps) {
 
 int run_train(const train_config& c) {
     const dtype d = c.dtype == "float64" ? dtype::float64 : dtype::float32;
-    model_options mo = c.model;
+    nn::sequence_regressor_options mo = c.model;
     mo.dt = d;
     mo.seed = c.seed;
-    fit_options fo = c.fit;
+    nn::fit_options fo = c.fit;
     fo.seed = c.seed;
-    const auto train = sum_task(c.samples, c.steps, c.seed, d);
-    const auto test = sum_task(c.test_samples, c.steps, c.seed + 1000003, d);
-    sequence_regressor model(mo);
-    auto opt = make_optimizer(fo.optimizer, model, fo.lr);
+    const auto train = nn::sum_task(c.samples, c.steps, c.seed, d);
+    const auto test = nn::sum_task(c.test_samples, c.steps, c.seed + 1000003, d);
+    nn::sequence_regressor model(mo);
+    auto opt = nn::make_optimizer(fo.optimizer, model, fo.lr);
     if (!c.load.empty()) nn::load_checkpoint(c.load, model);  // throws checkpoint errors with a full report
     for (const auto& name : c.freeze) model.freeze(name);
 
@@ -80,7 +79,7 @@ int run_train(const train_config& c) {
         log << "epoch,train_loss,test_loss,seconds,grad_norm\n" << std::setprecision(9);
     }
     const bool tty = !c.quiet && isatty(fileno(stdout));
-    fit_callbacks cb;
+    nn::fit_callbacks cb;
     std::size_t epoch = 0;
     if (tty)  // Keras' layout: the header first, then a bar that fills while the epoch runs
         cb.on_batch = [&](std::size_t step, std::size_t steps, double loss) {
@@ -88,7 +87,7 @@ int run_train(const train_config& c) {
             std::cout << "\r" << std::setw(3) << step << "/" << steps << " " << bar(step, steps) << " - loss: "
                       << std::fixed << std::setprecision(4) << loss << std::defaultfloat << std::flush;
         };
-    cb.on_epoch = [&](const epoch_metrics& m) {
+    cb.on_epoch = [&](const nn::epoch_metrics& m) {
         if (!c.quiet) {
             if (tty)
                 std::cout << "\r\033[K";
@@ -100,9 +99,9 @@ int run_train(const train_config& c) {
         }
         if (log) log << m.epoch << "," << m.train_loss << "," << m.test_loss << "," << m.seconds << "," << m.grad_norm << "\n";
     };
-    fit(model, train, test, fo, cb, opt.get());
+    nn::fit(model, train, test, fo, cb, opt.get());
     if (!c.save.empty()) nn::save_checkpoint(c.save, model, opt.get());
-    std::cout << "Test Loss: " << std::setprecision(8) << evaluate(model, test) << "\n";
+    std::cout << "Test Loss: " << std::setprecision(8) << nn::evaluate(model, test) << "\n";
     return 0;
 }
 

@@ -5,13 +5,13 @@
 
 #include <CLI/CLI.hpp>
 
-#include "experiment.hpp"
+#include <xgrad/xgrad.hpp>
 
 namespace xgrad::cli {
 
 struct train_config {
-    model_options model;
-    fit_options fit;
+    nn::sequence_regressor_options model;
+    nn::fit_options fit;
     std::size_t steps = 10;
     std::size_t samples = 1000;
     std::size_t test_samples = 100;

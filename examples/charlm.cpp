@@ -1,4 +1,5 @@
-// A small character-level language model on cli/charlm.hpp (the code behind `xgrad generate`):
+// A small character-level language model with the library's nn::char_model and nn/char_lm.hpp (the
+// code behind `xgrad generate`):
 // embedding(16) -> LSTM(64) -> linear, cross-entropy, truncated BPTT (the state is carried across
 // chunks as values), bits per character on the held-out last 10 %, and seeded sampling at
 // temperature 0.8. Usage: charlm [FILE=docs/tutorial.md] [steps=300].
@@ -7,7 +8,7 @@
 #include <iostream>
 #include <string>
 
-#include "charlm.hpp"
+#include <xgrad/xgrad.hpp>
 
 using namespace xgrad;
 
@@ -19,15 +20,15 @@ int main(int argc, char** argv) {
         return 2;
     }
     try {
-        const auto data = cli::split_corpus(cli::read_corpus({file}));  // clear errors for bad files
-        cli::char_model model({.cell = "lstm", .hidden = 64, .embed = 16, .seed = 0}, data.vocab);
-        const cli::charlm_train_options options{.seq = 32, .batch = 8, .steps = std::size_t(steps), .lr = 0.01, .clip = 1.0,
-                                                .eval_every = 100};
-        const auto r = cli::train_charlm(model, data.train, data.held_out, options, [](const cli::charlm_progress& p) {
+        const auto data = nn::split_corpus(nn::read_corpus({file}));  // clear errors for bad files
+        nn::char_model model({.cell = "lstm", .hidden = 64, .embed = 16, .seed = 0}, data.vocab);
+        const nn::char_train_options options{.seq = 32, .batch = 8, .steps = std::size_t(steps), .lr = 0.01, .clip = 1.0,
+                                             .eval_every = 100};
+        const auto r = nn::train_char_model(model, data.train, data.held_out, options, [](const nn::char_train_progress& p) {
             if (p.evaluated) std::cout << "step " << p.step << " - held-out bits/char " << p.held_out_bpc << "\n";
         });
         std::cout << "held-out bits per character: " << r.initial_bpc << " -> " << r.final_bpc << "\n";
-        std::cout << "sample (temperature 0.8): The " << cli::sample(model, "The ", 200, 0.8, 7) << "\n";
+        std::cout << "sample (temperature 0.8): The " << nn::sample(model, "The ", 200, 0.8, 7) << "\n";
         return r.final_bpc < r.initial_bpc ? 0 : 1;
     } catch (const std::exception& e) {
         std::cerr << "charlm: " << e.what() << " (usage: charlm [FILE] [steps])\n";

@@ -4,31 +4,30 @@
 #include <cstdlib>
 #include <iostream>
 
-#include "../cli/experiment.hpp"
+#include <xgrad/xgrad.hpp>
 
 using namespace xgrad;
-using namespace xgrad::cli;
 
 int main(int argc, char** argv) {
     const std::size_t epochs = argc > 1 ? std::strtoul(argv[1], nullptr, 10) : 10;
     const std::size_t pre_epochs = argc > 2 ? std::strtoul(argv[2], nullptr, 10) : 20;
     const std::string path = "finetune_pretrained.npz";
     {
-        sequence_regressor pre({});
-        fit(pre, sum_task(1000, 10, 0), {}, {.epochs = pre_epochs});
-        std::cout << "pre-trained on the sum task: test MSE " << evaluate(pre, sum_task(100, 10, 1)) << "\n";
+        nn::sequence_regressor pre({});
+        nn::fit(pre, nn::sum_task(1000, 10, 0), {}, {.epochs = pre_epochs});
+        std::cout << "pre-trained on the sum task: test MSE " << nn::evaluate(pre, nn::sum_task(100, 10, 1)) << "\n";
         nn::save_checkpoint(path, pre);
     }
-    const auto train = weighted_sum_task(1000, 10, 2), test = weighted_sum_task(100, 10, 3);
+    const auto train = nn::weighted_sum_task(1000, 10, 2), test = nn::weighted_sum_task(100, 10, 3);
     int status = 0;
     for (const char* how : {"frozen", "unfrozen", "scratch"}) {
-        sequence_regressor m({});
+        nn::sequence_regressor m({});
         const std::string mode = how;
         if (mode != "scratch") nn::load_checkpoint(path, m);
         if (mode == "frozen") m.freeze("rnn");
         const tensor w_hh = m.find("rnn.weight_hh_l0").value().to(dtype::float64);
-        const double before = evaluate(m, test);
-        auto r = fit(m, train, test, {.epochs = epochs, .seed = 7});
+        const double before = nn::evaluate(m, test);
+        auto r = nn::fit(m, train, test, {.epochs = epochs, .seed = 7});
         bool unchanged = true;
         const tensor after = m.find("rnn.weight_hh_l0").value().to(dtype::float64);
         for (std::size_t i = 0; i < after.size(); ++i) unchanged &= after.flat(i) == w_hh.flat(i);

@@ -1,6 +1,5 @@
 #include "recurrent.hpp"
 
-#include <algorithm>
 #include <optional>
 
 #include "../ops/ops.hpp"
@@ -129,13 +128,26 @@ static var run_layers(const recurrent_base& self, const recurrent_options& opt, 
     return out;
 }
 
-rnn::rnn(const recurrent_options& opt) : recurrent_base("rnn", opt, 1) {
-    const auto names = activation_names();
-    if (std::find(names.begin(), names.end(), opt.activation) == names.end()) {
-        std::string known;
-        for (auto n : names) known += (known.empty() ? "" : ", ") + std::string(n);
-        throw argument_error("nn::rnn: unknown activation '" + opt.activation + "' (known: " + known + ")");
-    }
+namespace {
+void check_no_cell_state(const recurrent_base::state& s, const std::string& type) {
+    if (!s.c.empty())
+        throw argument_error("nn::" + type + ": has no cell state; the initial state's c must be empty (it has " +
+                             std::to_string(s.c.size()) + ")");
+}
+}  // namespace
+
+std::unique_ptr<recurrent_base> make_recurrent(std::string_view cell, const recurrent_options& opt) {
+    if (cell == "rnn") return std::make_unique<rnn>(opt);
+    if (cell == "lstm") return std::make_unique<lstm>(opt);
+    if (cell == "gru") return std::make_unique<gru>(opt);
+    throw argument_error("nn::make_recurrent: unknown cell '" + std::string(cell) + "' (use rnn, lstm or gru)");
+}
+
+rnn::rnn(const recurrent_options& opt) : recurrent_base("rnn", opt, 1) { check_activation(opt.activation, "nn::rnn"); }
+
+var rnn::forward(const var& x, const state& initial) {
+    check_no_cell_state(initial, type_name());
+    return (*this)(x, initial.h);
 }
 
 var rnn::operator()(const var& x, const std::vector<var>& h0) {
@@ -158,6 +170,8 @@ var rnn::operator()(const var& x, const std::vector<var>& h0) {
 }
 
 lstm::lstm(const recurrent_options& opt) : recurrent_base("lstm", opt, 4) {}
+
+var lstm::forward(const var& x, const state& initial) { return (*this)(x, initial.h, initial.c); }
 
 var lstm::operator()(const var& x, const std::vector<var>& h0, const std::vector<var>& c0) {
     check_input(x, h0, "h0");
@@ -197,6 +211,11 @@ var lstm::operator()(const var& x, const std::vector<var>& h0, const std::vector
 }
 
 gru::gru(const recurrent_options& opt) : recurrent_base("gru", opt, 3) {}
+
+var gru::forward(const var& x, const state& initial) {
+    check_no_cell_state(initial, type_name());
+    return (*this)(x, initial.h);
+}
 
 var gru::operator()(const var& x, const std::vector<var>& h0) {
     check_input(x, h0, "h0");

@@ -16,7 +16,9 @@
 // The forward runs under scope("rnn"|"lstm"|"gru"), then scope("l=<l>") when num_layers > 1, then
 // scope("t=<k>") for each time step; the input projection of a layer sits in the layer's scope.
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "../graph/tape.hpp"
@@ -44,9 +46,20 @@ struct recurrent_options {
     bool fused = true;
 };
 
-// What rnn, lstm and gru share: options, parameters, input checks, the final states.
+// What rnn, lstm and gru share: options, parameters, input checks, the final states, and a call that
+// works whatever the cell, for code that holds a std::unique_ptr<recurrent_base> (make_recurrent).
 class recurrent_base : public module {
 public:
+    // One [batch, hidden] var per layer: h, and c for lstm only (empty for rnn and gru).
+    struct state {
+        std::vector<var> h, c;
+    };
+    // The cell's own call, x [batch, time, input] from `initial` (an empty vector: zeros), recording
+    // the same graph: rnn(x, h0), lstm(x, h0, c0), gru(x, h0). rnn and gru reject a non-empty c.
+    virtual var forward(const var& x, const state& initial) = 0;
+    // Each layer's state after the latest call; c: lstm only.
+    virtual state final_state() const { return {final_h_, {}}; }
+
     const recurrent_options& options() const { return opt_; }
     // Each layer's last hidden state after the latest call ([batch, hidden] each).
     const std::vector<var>& final_h() const { return final_h_; }
@@ -87,13 +100,16 @@ class rnn : public recurrent_base {
 public:
     explicit rnn(const recurrent_options& opt);
     var operator()(const var& x, const std::vector<var>& h0 = {});
+    var forward(const var& x, const state& initial) override;
 };
 
 class lstm : public recurrent_base {
 public:
     explicit lstm(const recurrent_options& opt);
     var operator()(const var& x, const std::vector<var>& h0 = {}, const std::vector<var>& c0 = {});
+    var forward(const var& x, const state& initial) override;
     const std::vector<var>& final_c() const { return final_c_; }
+    state final_state() const override { return {final_h_, final_c_}; }
 
 private:
     std::vector<var> final_c_;
@@ -103,6 +119,10 @@ class gru : public recurrent_base {
 public:
     explicit gru(const recurrent_options& opt);
     var operator()(const var& x, const std::vector<var>& h0 = {});
+    var forward(const var& x, const state& initial) override;
 };
+
+// The layer of that cell name: "rnn", "lstm" or "gru"; throws argument_error for any other name.
+std::unique_ptr<recurrent_base> make_recurrent(std::string_view cell, const recurrent_options& opt);
 
 }  // namespace xgrad::nn

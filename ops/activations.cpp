@@ -213,12 +213,19 @@ const std::array<named_activation, 8> activations = {{
 }};
 }  // namespace
 
+void check_activation(std::string_view name, std::string_view who) {
+    for (const auto& a : activations)
+        if (a.name == name) return;
+    std::string known;
+    for (const auto& a : activations) known += (known.empty() ? "" : ", ") + std::string(a.name);
+    throw argument_error(std::string(who) + ": unknown activation '" + std::string(name) + "' (known: " + known + ")");
+}
+
 var activation(std::string_view name, const var& x) {
     for (const auto& a : activations)
         if (a.name == name) return a.fn(x);
-    std::string known;
-    for (const auto& a : activations) known += (known.empty() ? "" : ", ") + std::string(a.name);
-    throw argument_error("xgrad::activation: unknown activation '" + std::string(name) + "' (known: " + known + ")");
+    check_activation(name, "xgrad::activation");  // throws
+    return {};
 }
 
 std::vector<std::string_view> activation_names() {

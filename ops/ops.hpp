@@ -90,6 +90,9 @@ var log_softmax(const var& x, std::int64_t axis = -1);
 var activation(std::string_view name, const var& x);
 // Names accepted by activation().
 std::vector<std::string_view> activation_names();
+// Returns when activation() accepts `name`; otherwise throws argument_error
+// "<who>: unknown activation '<name>' (known: tanh, sigmoid, ...)", the one message for a bad name.
+void check_activation(std::string_view name, std::string_view who);
 
 // ---- recurrent cells: the elementwise part of a step in one op (ops/cells.cpp) ---------------------
 // LSTM, gates [batch, 4H] = i | f | g | o pre-activations (x·W_ihᵀ + b_ih + h·W_hhᵀ + b_hh):
@@ -123,8 +126,12 @@ bool flush_denormal();
 // What the BLAS library is running on. OpenBLAS picks its kernels ("core") once, when it is loaded;
 // a CPU model it does not know (common in VMs: "Intel Xeon Processor") makes it fall back to its
 // oldest x86-64 kernels (Prescott, SSE3) instead of the AVX2/AVX-512 ones the CPU has.
-// `suggested_core` is then the core to request with the environment variable OPENBLAS_CORETYPE
-// (read only at load time: set it before the program starts).
+// `suggested_core` is then the core to request with the environment variable OPENBLAS_CORETYPE.
+// OpenBLAS reads it only at load time, so a running process cannot switch: a program that uses xgrad
+// opts in by exporting it before it starts (`xgrad bench --blas` prints the value), e.g.
+//   OPENBLAS_CORETYPE=SkylakeX ./my_program
+// or by re-executing itself with it set, first thing in main, as the `xgrad` program does (cli/main.cpp).
+// The library itself never changes the environment or the process.
 struct blas_info {
     std::string config;          // openblas_get_config(), e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH ..."
     std::string core;            // openblas_get_corename(), e.g. "Prescott" or "SkylakeX"
@@ -132,11 +139,5 @@ struct blas_info {
     bool env_set = false;        // OPENBLAS_CORETYPE was set by the environment
 };
 blas_info blas_config();
-
-// For programs (not libraries): when the BLAS core is misdetected and OPENBLAS_CORETYPE is unset,
-// set it to the suggested core and re-execute this program (/proc/self/exe) with the same arguments,
-// so OpenBLAS loads with the right kernels. Returns (without exec) when nothing needs fixing, when
-// XGRAD_KEEP_BLAS_CORE=1 is set, or when the re-exec fails. The `xgrad` program calls it first thing.
-void reexec_with_best_blas_core(char** argv);
 
 }  // namespace xgrad

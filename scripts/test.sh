@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Install what is missing, build, and pass every test:
 #   1. Release build + the whole ctest suite,
-#   2. install the package and build a separate consumer project against it (find_package(xgrad)),
+#   2. install the package; build a separate consumer project and the examples on their own against it
+#      (find_package(xgrad)),
 #   3. the test suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
-# Build folders: build/ (Release), build-asan/, build-consumer/ (and build/install).
+# Build folders: build/ (Release), build-asan/, build-consumer/, build-examples/ (and build/install).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs="${XGRAD_JOBS:-$(nproc)}"
@@ -15,12 +16,15 @@ echo "== Release build and tests"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j "$jobs"
 
-echo "== Installed package and a consumer project"
-rm -rf build/install build-consumer
+echo "== Installed package, a consumer project and the examples on their own"
+rm -rf build/install build-consumer build-examples
 cmake --install build --prefix build/install >/dev/null
 cmake -S tests/consumer -B build-consumer -DCMAKE_PREFIX_PATH="$PWD/build/install" >/dev/null
 cmake --build build-consumer -j "$jobs"
 ./build-consumer/consumer
+cmake -S examples -B build-examples -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$PWD/build/install" >/dev/null
+cmake --build build-examples -j "$jobs"
+./build-examples/quickstart >/dev/null
 
 ctest --test-dir build --output-on-failure -j "$jobs"
 

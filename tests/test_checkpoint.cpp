@@ -306,7 +306,7 @@ TEST_CASE("non-strict load fills what fits (a new head) and reports the rest") {
     CHECK(same_bits(fine.head.weight.value(), head_before));
 }
 
-TEST_CASE("fine-tuning: load, freeze the body, train; frozen parameters do not change") {
+TEST_CASE("fine-tuning: load, freeze the body, train, and frozen parameters do not change") {
     temp_dir dir;
     net pre(2, dtype::float32, 1);
     nn::adam pre_opt(pre);

@@ -76,7 +76,7 @@ TEST_CASE("the shuffle is reproducible from the seed, changes every epoch, and c
     CHECK(epoch_of(plain) == std::vector<std::vector<std::size_t>>{{0, 1}, {2, 3}, {4}});
 }
 
-TEST_CASE("data_loader checks its inputs; batches reuse their buffers") {
+TEST_CASE("data_loader checks its inputs, and batches reuse their buffers") {
     CHECK_THROWS_AS(nn::data_loader(rows_x(5), rows_y(4)), argument_error);
     CHECK_THROWS_AS(nn::data_loader(rows_x(5), rows_y(5), {.batch_size = 0}), argument_error);
     nn::data_loader d(rows_x(9), tensor(), {.batch_size = 3, .shuffle = false});

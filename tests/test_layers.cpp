@@ -395,12 +395,45 @@ TEST_CASE("recurrent layers report bad inputs clearly") {
     auto o = small();
     o.activation = "swishy";
     CHECK_THROWS_WITH_AS(nn::rnn{o}, doctest::Contains("swishy"), argument_error);
+    // one message for a bad activation name, whoever checks it
+    CHECK_THROWS_WITH_AS(nn::rnn{o}, "nn::rnn: unknown activation 'swishy' (known: tanh, sigmoid, relu, leaky_relu, "
+                                     "elu, gelu, softplus, hard_tanh)", argument_error);
+    CHECK_THROWS_WITH_AS(activation("swishy", input(randn({2}, 1, f64))),
+                         "xgrad::activation: unknown activation 'swishy' (known: tanh, sigmoid, relu, leaky_relu, "
+                         "elu, gelu, softplus, hard_tanh)", argument_error);
+    CHECK_NOTHROW(check_activation("gelu", "test"));
     try {
         m(input(randn({2, 3, 5}, 1, f64)));
     } catch (const shape_error& e) {
         CHECK(std::string(e.what()).find("input_size=2") != std::string::npos);
         CHECK(std::string(e.what()).find("[2, 3, 5]") != std::string::npos);
     }
+}
+
+TEST_CASE("make_recurrent: any cell by name, called through recurrent_base, records the cell's own graph") {
+    for (const char* cell : {"rnn", "lstm", "gru"}) {
+        CAPTURE(cell);
+        const auto o = small(2);
+        const auto base = nn::make_recurrent(cell, o);
+        CHECK(base->type_name() == cell);
+        const tensor xv = randn({2, 4, 2}, 9, f64);
+        tape t;
+        std::vector<var> h0{input(randn({2, 3}, 10, f64)), input(randn({2, 3}, 11, f64))};
+        std::vector<var> c0{input(randn({2, 3}, 12, f64)), input(randn({2, 3}, 13, f64))};
+        const bool lstm = std::string(cell) == "lstm";
+        const tensor through_base = base->forward(input(xv), {h0, lstm ? c0 : std::vector<var>{}}).value();
+        const auto s = base->final_state();
+        CHECK(s.h.size() == 2);
+        CHECK(s.c.size() == (lstm ? 2u : 0u));
+        var direct;
+        if (lstm) direct = static_cast<nn::lstm&>(*base)(input(xv), h0, c0);
+        else if (std::string(cell) == "gru") direct = static_cast<nn::gru&>(*base)(input(xv), h0);
+        else direct = static_cast<nn::rnn&>(*base)(input(xv), h0);
+        CHECK(max_abs_diff(through_base, direct.value()) == 0);
+        if (!lstm) CHECK_THROWS_WITH_AS(base->forward(input(xv), {h0, c0}), doctest::Contains("has no cell state"), argument_error);
+    }
+    CHECK_THROWS_WITH_AS(nn::make_recurrent("transformer", small()), doctest::Contains("unknown cell 'transformer'"),
+                         argument_error);
 }
 
 TEST_CASE("sequential and the docs/nn-layers.md example") {

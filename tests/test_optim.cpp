@@ -230,7 +230,7 @@ TEST_CASE("float32 steps match the float64 closed form to float precision") {
     check_close(run(opt, w, 1), want, 1e-6);
 }
 
-TEST_CASE("step skips frozen parameters and parameters without a gradient; buffers are reused") {
+TEST_CASE("step skips frozen parameters and parameters without a gradient, and buffers are reused") {
     parameter a(tensor::ones({3}, dtype::float64), "a"), b(tensor::ones({3}, dtype::float64), "b"),
         c(tensor::ones({3}, dtype::float64), "c");
     b.set_requires_grad(false);
@@ -307,7 +307,7 @@ TEST_CASE("clip_grad_norm returns the norm before clipping and scales to max_nor
     CHECK(nn::grad_norm({a, b}) == doctest::Approx(0.8).epsilon(1e-6));
 }
 
-TEST_CASE("clip_grad_norm throws nonfinite_gradient_error naming the parameter; clip_grad_value clamps") {
+TEST_CASE("clip_grad_norm throws nonfinite_gradient_error naming the parameter, and clip_grad_value clamps") {
     parameter a(tensor::ones({2}, dtype::float32), "rnn.weight_hh_l0"), b(tensor::ones({2}, dtype::float32), "head.bias");
     a.grad() = tensor(xt::xarray<float>{1.0f, NAN});
     b.grad() = tensor(xt::xarray<float>{-7.0f, 0.5f});

@@ -78,7 +78,7 @@ TEST_CASE("pytorch parity: LSTM, 2 layers (gates i, f, g, o)") {
     check_parity(m, "lstm");
 }
 
-TEST_CASE("pytorch parity: GRU, 2 layers (gates r, z, n; r inside n's recurrent term)") {
+TEST_CASE("pytorch parity: GRU, 2 layers (gates r, z, n, with r inside n's recurrent term)") {
     nn::gru m(fixture_options(2));
     check_parity(m, "gru");
 }

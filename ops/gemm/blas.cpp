@@ -250,14 +250,4 @@ blas_info blas_config() {
     return info;
 }
 
-void reexec_with_best_blas_core(char** argv) {
-    const char* keep = std::getenv("XGRAD_KEEP_BLAS_CORE");
-    if (keep && std::string(keep) == "1") return;
-    const blas_info info = blas_config();
-    if (info.env_set || info.suggested_core.empty()) return;
-    if (::setenv("OPENBLAS_CORETYPE", info.suggested_core.c_str(), 1) != 0) return;
-    ::execv("/proc/self/exe", argv);  // returns only on failure: carry on with the detected core
-    ::unsetenv("OPENBLAS_CORETYPE");
-}
-
 }  // namespace xgrad

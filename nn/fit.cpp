@@ -1,11 +1,15 @@
-// The tutorial's experiment: data, model, training loop, evaluation (see experiment.hpp).
-#include "experiment.hpp"
+#include "fit.hpp"
 
 #include <chrono>
-#include <cmath>
 #include <limits>
 
-namespace xgrad::cli {
+#include "../graph/dot.hpp"
+#include "../ops/ops.hpp"
+#include "clip.hpp"
+#include "data.hpp"
+#include "optim_factory.hpp"
+
+namespace xgrad::nn {
 
 namespace {
 
@@ -36,72 +40,14 @@ dataset weighted_sum_task(std::size_t n, std::size_t steps, std::uint64_t seed, 
     return weighted_task(n, steps, seed, d, true);
 }
 
-sequence_regressor::sequence_regressor(const model_options& o) : module("sequence_regressor"), o_(o) {
-    nn::recurrent_options r;
-    r.input_size = o.input_size;
-    r.hidden_size = o.hidden;
-    r.activation = o.activation;
-    r.init = o.init;
-    r.seed = o.seed;
-    r.dt = o.dt;
-    r.fused = o.fused;
-    if (o.cell == "rnn") {
-        rnn_ = std::make_unique<nn::rnn>(r);
-        register_module("rnn", *rnn_);
-    } else if (o.cell == "lstm") {
-        lstm_ = std::make_unique<nn::lstm>(r);
-        register_module("lstm", *lstm_);
-    } else if (o.cell == "gru") {
-        gru_ = std::make_unique<nn::gru>(r);
-        register_module("gru", *gru_);
-    } else {
-        throw argument_error("sequence_regressor: unknown cell '" + o.cell + "' (use rnn, lstm or gru)");
-    }
-    head_ = std::make_unique<nn::linear>(o.hidden, o.output_size, true, o.init, o.seed + 1, o.dt);
-    register_module("head", *head_);
-}
-
-var sequence_regressor::operator()(const var& x) {
-    var h = rnn_ ? (*rnn_)(x) : lstm_ ? (*lstm_)(x) : (*gru_)(x);
-    return (*head_)(h);
-}
-
-const std::vector<var>& sequence_regressor::step_outputs() const {
-    return rnn_ ? rnn_->step_outputs() : lstm_ ? lstm_->step_outputs() : gru_->step_outputs();
-}
-
-std::unique_ptr<nn::optimizer> make_optimizer(const std::string& name, const nn::module& m, double lr) {
-    if (name == "sgd") {
-        auto o = nn::sgd_options::keras();
-        o.lr = lr;
-        return std::make_unique<nn::sgd>(m, o);
-    }
-    if (name == "adam") {
-        auto o = nn::adam_options::keras();
-        o.lr = lr;
-        return std::make_unique<nn::adam>(m, o);
-    }
-    if (name == "adamw") {
-        auto o = nn::adamw_options::keras();
-        o.lr = lr;
-        return std::make_unique<nn::adamw>(m, o);
-    }
-    if (name == "rmsprop") {
-        auto o = nn::rmsprop_options::keras();
-        o.lr = lr;
-        return std::make_unique<nn::rmsprop>(m, o);
-    }
-    throw argument_error("unknown optimizer '" + name + "' (use sgd, adam, adamw or rmsprop)");
-}
-
 double evaluate(sequence_regressor& model, const dataset& data, std::size_t batch_size) {
     if (!data.x.defined()) return std::numeric_limits<double>::quiet_NaN();
     no_grad guard;
     tape t;
-    nn::data_loader loader(data.x, data.y, {.batch_size = batch_size, .shuffle = false});
+    data_loader loader(data.x, data.y, {.batch_size = batch_size, .shuffle = false});
     double sum = 0;
     std::size_t n = 0;
-    for (nn::batch b; loader.next(b);) {
+    for (batch b; loader.next(b);) {
         t.clear();
         const std::size_t rows = b.x.shape()[0];
         sum += mse(model(input(b.x)), input(b.y)).item() * double(rows);
@@ -111,14 +57,13 @@ double evaluate(sequence_regressor& model, const dataset& data, std::size_t batc
 }
 
 fit_result fit(sequence_regressor& model, const dataset& train, const dataset& test, const fit_options& options,
-               const fit_callbacks& callbacks, nn::optimizer* opt) {
-    std::unique_ptr<nn::optimizer> own;
+               const fit_callbacks& callbacks, optimizer* opt) {
+    std::unique_ptr<optimizer> own;
     if (!opt) {
         own = make_optimizer(options.optimizer, model, options.lr);
         opt = own.get();
     }
-    nn::data_loader loader(train.x, train.y,
-                           {.batch_size = options.batch_size, .shuffle = true, .seed = options.seed});
+    data_loader loader(train.x, train.y, {.batch_size = options.batch_size, .shuffle = true, .seed = options.seed});
     std::vector<parameter> params;
     for (auto& p : model.parameters())
         if (p.requires_grad()) params.push_back(p);
@@ -129,12 +74,12 @@ fit_result fit(sequence_regressor& model, const dataset& train, const dataset& t
         epoch_metrics m{.epoch = epoch, .epochs = options.epochs, .steps = loader.batches_per_epoch()};
         double loss_sum = 0, norm_sum = 0;
         std::size_t step = 0;
-        for (nn::batch b; loader.next(b);) {
+        for (batch b; loader.next(b);) {
             t.clear();
             var loss = mse(model(input(b.x)), input(b.y));
             opt->zero_grad();
             t.backward(loss);
-            norm_sum += options.clip > 0 ? nn::clip_grad_norm(params, options.clip) : nn::grad_norm(params);
+            norm_sum += options.clip > 0 ? clip_grad_norm(params, options.clip) : grad_norm(params);
             opt->step();
             loss_sum += loss.item();
             ++step;
@@ -151,4 +96,13 @@ fit_result fit(sequence_regressor& model, const dataset& train, const dataset& t
     return result;
 }
 
-}  // namespace xgrad::cli
+std::vector<double> step_grad_norms(sequence_regressor& model, const dataset& batch) {
+    tape t;
+    var loss = mse(model(input(batch.x)), input(batch.y));
+    t.backward(loss);
+    std::vector<double> norms;
+    for (const auto& h : model.step_outputs()) norms.push_back(l2_norm(h.grad()));
+    return norms;
+}
+
+}  // namespace xgrad::nn

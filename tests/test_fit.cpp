@@ -1,14 +1,14 @@
-// Smoke tests of the tutorial experiment (cli/experiment.hpp) and of `xgrad train`'s options.
+// The tutorial's experiment in the library (nn/fit.hpp, nn/models.hpp, nn/optim_factory.hpp): data, a
+// tiny fit per cell, frozen parameters, optimizers by name, per-step gradient norms.
 #include <doctest/doctest.h>
 
-#include <cstdio>
+#include <cmath>
 #include <string>
 
-#include "experiment.hpp"
-#include "train_config.hpp"
+#include <xgrad/xgrad.hpp>
 
 using namespace xgrad;
-using namespace xgrad::cli;
+using namespace xgrad::nn;
 
 TEST_CASE("experiment: the sum task's targets are the sums over time, reproducibly") {
     auto a = sum_task(4, 5, 3), b = sum_task(4, 5, 3), c = sum_task(4, 5, 4);
@@ -52,25 +52,34 @@ TEST_CASE("experiment: frozen parameters stay unchanged") {
     CHECK(moved);
 }
 
-TEST_CASE("xgrad train: the parser's defaults are the tutorial") {
-    CLI::App app;
-    train_config c;
-    add_train_options(app, c);
-    app.parse(std::string{}, false);
-    CHECK(c.model.cell == "rnn");
-    CHECK(c.model.activation == "tanh");
-    CHECK(c.model.hidden == 50);
-    CHECK(c.steps == 10);
-    CHECK(c.samples == 1000);
-    CHECK(c.test_samples == 100);
-    CHECK(c.fit.epochs == 20);
-    CHECK(c.fit.batch_size == 32);
-    CHECK(c.fit.optimizer == "adam");
-    CHECK(c.fit.lr == 1e-3);
-    CHECK(c.dtype == "float32");
+TEST_CASE("make_optimizer: each name with Keras' defaults and the given learning rate, and unknown names are errors") {
+    sequence_regressor model({.hidden = 4});
+    for (const char* name : {"sgd", "adam", "adamw", "rmsprop"}) {
+        CAPTURE(name);
+        auto opt = make_optimizer(name, model, 0.25);
+        REQUIRE(opt);
+        CHECK(opt->name() == name);
+        CHECK(opt->lr() == 0.25);
+    }
+    CHECK(dynamic_cast<adam&>(*make_optimizer("adam", model, 0.25)).options().eps == adam_options::keras().eps);
+    CHECK_THROWS_WITH_AS(make_optimizer("adagrad", model, 0.1), doctest::Contains("unknown optimizer 'adagrad'"),
+                         argument_error);
+}
 
-    train_config d;
-    CLI::App app2;
-    add_train_options(app2, d);
-    CHECK_THROWS_AS(app2.parse(std::string{"--cell foo"}, false), CLI::ParseError);
+TEST_CASE("sequence_regressor: an unknown cell is an error, and step_grad_norms has one finite norm per step") {
+    CHECK_THROWS_WITH_AS(sequence_regressor({.cell = "transformer"}), doctest::Contains("unknown cell 'transformer'"),
+                         argument_error);
+    for (const char* cell : {"rnn", "lstm", "gru"}) {
+        CAPTURE(cell);
+        sequence_regressor model({.cell = cell, .hidden = 6, .dt = dtype::float64});
+        const auto batch = sum_task(4, 7, 2, dtype::float64);
+        const auto norms = step_grad_norms(model, batch);
+        REQUIRE(norms.size() == 7);
+        for (double n : norms) CHECK((std::isfinite(n) && n > 0));
+        // the last step's h_T reaches the loss only through the head: ∂L/∂h_T = (∂L/∂y)·W_head
+        tape t;
+        var y = model(input(batch.x));
+        t.backward(mse(y, input(batch.y)));
+        CHECK(l2_norm(model.step_outputs().back().grad()) == doctest::Approx(norms.back()).epsilon(1e-12));
+    }
 }

@@ -1,152 +1,17 @@
-#include "charlm.hpp"
+#include "char_lm.hpp"
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <limits>
-#include <sstream>
 
-namespace xgrad::cli {
+#include "../ops/ops.hpp"
+#include "checkpoint.hpp"
+#include "clip.hpp"
+#include "optim.hpp"
 
-// ---- vocabulary and text ----
-
-vocabulary::vocabulary(const std::string& text) {
-    std::array<bool, 256> seen{};
-    for (char c : text) seen[static_cast<unsigned char>(c)] = true;
-    std::string chars;
-    for (int b = 0; b < 256; ++b)
-        if (seen[b]) chars += static_cast<char>(b);
-    *this = from_chars(chars);
-}
-
-vocabulary vocabulary::from_chars(const std::string& chars) {
-    vocabulary v;
-    for (char c : chars) {
-        if (v.contains(c)) throw argument_error("vocabulary: character " + describe_char(c) + " appears twice");
-        v.ids_[static_cast<unsigned char>(c)] = static_cast<int>(v.chars_.size());
-        v.chars_ += c;
-    }
-    return v;
-}
-
-std::size_t vocabulary::id(char c) const {
-    const int i = ids_[static_cast<unsigned char>(c)];
-    if (i < 0)
-        throw argument_error("character " + describe_char(c) + " is not in the model's vocabulary of " +
-                             std::to_string(size()) + " characters");
-    return static_cast<std::size_t>(i);
-}
-
-std::vector<std::size_t> vocabulary::encode(const std::string& text, std::size_t* dropped) const {
-    std::vector<std::size_t> out;
-    out.reserve(text.size());
-    for (char c : text) {
-        if (contains(c))
-            out.push_back(id(c));
-        else if (dropped)
-            ++*dropped;
-        else
-            id(c);  // throws
-    }
-    return out;
-}
-
-std::string describe_char(char c) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '\n') return "'\\n'";
-    if (c == '\t') return "'\\t'";
-    if (c == '\r') return "'\\r'";
-    if (u >= 32 && u < 127) return std::string("'") + c + "'";
-    char buf[8];
-    std::snprintf(buf, sizeof buf, "0x%02x", u);
-    return buf;
-}
-
-std::string read_corpus(const std::vector<std::string>& files) {
-    if (files.empty()) throw argument_error("no text files given");
-    std::string text;
-    for (const auto& f : files) {
-        if (std::filesystem::is_directory(f))
-            throw argument_error("'" + f + "' is a directory; give text files (e.g. " + f + "/*.md)");
-        std::ifstream in(f, std::ios::binary);
-        if (!in) throw argument_error("cannot read the text file '" + f + "' (does it exist and is it readable?)");
-        std::stringstream ss;
-        ss << in.rdbuf();
-        if (in.bad()) throw argument_error("cannot read the text file '" + f + "'");
-        std::string s = ss.str();
-        if (s.empty()) throw argument_error("the text file '" + f + "' is empty; give a file with text in it");
-        text += s;
-    }
-    const vocabulary v(text);
-    if (v.size() < 2)
-        throw argument_error("the text (" + std::to_string(text.size()) + " bytes) has " + std::to_string(v.size()) +
-                             " distinct character(s); a language model needs at least 2");
-    return text;
-}
-
-std::vector<std::string> default_corpus_files(const std::string& docs_dir) {
-    std::vector<std::string> files;
-    std::error_code ec;
-    for (const auto& e : std::filesystem::directory_iterator(docs_dir, ec))
-        if (e.is_regular_file() && e.path().extension() == ".md") files.push_back(e.path().string());
-    if (ec || files.empty())
-        throw argument_error("no docs/*.md found in '" + docs_dir + "' (the default corpus); give text files: --train FILE...");
-    std::sort(files.begin(), files.end());
-    return files;
-}
-
-corpus split_corpus(const std::string& text, double held_out) {
-    if (!(held_out > 0 && held_out < 1)) throw argument_error("held-out fraction must be in (0, 1), got " + std::to_string(held_out));
-    corpus c{vocabulary(text), {}, {}};
-    const auto ids = c.vocab.encode(text);
-    const auto split = static_cast<std::size_t>(std::llround(double(ids.size()) * (1 - held_out)));
-    c.train.assign(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(split));
-    c.held_out.assign(ids.begin() + static_cast<std::ptrdiff_t>(split), ids.end());
-    return c;
-}
-
-// ---- the model ----
-
-char_model::char_model(const charlm_options& o, vocabulary v) : module("char_model"), o_(o), v_(std::move(v)) {
-    if (o_.cell != "lstm" && o_.cell != "gru") throw argument_error("char_model: cell must be lstm or gru, got '" + o_.cell + "'");
-    if (o_.hidden == 0 || o_.embed == 0) throw argument_error("char_model: hidden and embed must be positive");
-    if (v_.size() < 2) throw argument_error("char_model: the vocabulary needs at least 2 characters");
-    embed_ = std::make_unique<nn::embedding>(v_.size(), o_.embed, o_.seed * 3 + 1, dtype::float32);
-    register_module("embed", *embed_);
-    const nn::recurrent_options ro{.input_size = o_.embed, .hidden_size = o_.hidden, .return_sequences = true,
-                                   .seed = o_.seed * 3 + 2, .dt = dtype::float32};
-    if (o_.cell == "lstm") {
-        lstm_ = std::make_unique<nn::lstm>(ro);
-        register_module("lstm", *lstm_);
-    } else {
-        gru_ = std::make_unique<nn::gru>(ro);
-        register_module("gru", *gru_);
-    }
-    head_ = std::make_unique<nn::linear>(o_.hidden, v_.size(), true, nn::init_style::keras, o_.seed * 3 + 3);
-    register_module("head", *head_);
-}
-
-var char_model::operator()(const tensor& ids, charlm_state& state) {
-    // a var does not outlive tape.clear(), so the state crosses calls as tensors (truncated BPTT)
-    std::vector<var> h0, c0;
-    for (auto& h : state.h) h0.push_back(input(h));
-    for (auto& c : state.c) c0.push_back(input(c));
-    const var x = (*embed_)(input(ids));
-    var y;
-    if (lstm_) {
-        y = (*lstm_)(x, h0, c0);
-        state.h = {lstm_->final_h()[0].value()};
-        state.c = {lstm_->final_c()[0].value()};
-    } else {
-        y = (*gru_)(x, h0);
-        state.h = {gru_->final_h()[0].value()};
-        state.c.clear();
-    }
-    return reshape((*head_)(y), {ids.size(), v_.size()});
-}
+namespace xgrad::nn {
 
 namespace {
 
@@ -169,7 +34,7 @@ double bits_per_char(char_model& model, const std::vector<std::size_t>& ids, std
     if (ids.size() < 2) return std::numeric_limits<double>::quiet_NaN();
     tape t;
     no_grad ng;
-    charlm_state state;
+    char_model_state state;
     double nats = 0;
     const std::size_t predictions = ids.size() - 1;
     for (std::size_t s = 0; s < predictions; s += seq) {
@@ -182,23 +47,23 @@ double bits_per_char(char_model& model, const std::vector<std::size_t>& ids, std
     return nats / double(predictions) / std::log(2.0);
 }
 
-charlm_train_result train_charlm(char_model& model, const std::vector<std::size_t>& train,
-                                 const std::vector<std::size_t>& held_out, const charlm_train_options& o,
-                                 const std::function<void(const charlm_progress&)>& on_step) {
-    if (o.seq == 0 || o.batch == 0) throw argument_error("train_charlm: seq and batch must be positive");
+char_train_result train_char_model(char_model& model, const std::vector<std::size_t>& train,
+                                 const std::vector<std::size_t>& held_out, const char_train_options& o,
+                                 const std::function<void(const char_train_progress&)>& on_step) {
+    if (o.seq == 0 || o.batch == 0) throw argument_error("train_char_model: seq and batch must be positive");
     if (train.size() < o.batch * (o.seq + 1))
         throw argument_error("the training text has " + std::to_string(train.size()) + " characters; --batch " +
                              std::to_string(o.batch) + " x (--seq " + std::to_string(o.seq) + " + 1) = " +
                              std::to_string(o.batch * (o.seq + 1)) + " are needed: give more text or lower --batch/--seq");
     const auto t0 = std::chrono::steady_clock::now();
-    charlm_train_result r;
+    char_train_result r;
     r.initial_bpc = bits_per_char(model, held_out, o.seq);
-    nn::adam opt(model, {.lr = o.lr});
+    adam opt(model, {.lr = o.lr});
     const std::size_t every = o.eval_every ? o.eval_every : std::max<std::size_t>(1, o.steps / 10);
     // stream b reads train[b·L .. (b+1)·L]; L - 1 predictions per stream and epoch
     const std::size_t L = train.size() / o.batch;
     std::size_t pos = 0;
-    charlm_state state;
+    char_model_state state;
     tape t;
     tensor x = tensor::zeros({o.batch, o.seq}), y = tensor::zeros({o.batch * o.seq});
     double loss_sum = 0;
@@ -214,12 +79,12 @@ charlm_train_result train_charlm(char_model& model, const std::vector<std::size_
         var loss = cross_entropy(model(x, state), input(y));
         opt.zero_grad();
         t.backward(loss);
-        if (o.clip > 0) nn::clip_grad_norm(model, o.clip);
+        if (o.clip > 0) clip_grad_norm(model, o.clip);
         opt.step();
         const double l = loss.item();
         loss_sum += l;
         ++loss_n;
-        charlm_progress p{step, o.steps, l, std::numeric_limits<double>::quiet_NaN(), seconds_since(t0), false};
+        char_train_progress p{step, o.steps, l, std::numeric_limits<double>::quiet_NaN(), seconds_since(t0), false};
         if (on_step) on_step(p);
         if (step % every == 0 || step == o.steps) {
             p.train_loss = loss_sum / double(loss_n);
@@ -260,7 +125,7 @@ std::string sample(char_model& model, const std::string& prime, std::size_t leng
     const auto ids = v.encode(context);  // throws for a character outside the vocabulary
     tape t;
     no_grad ng;
-    charlm_state state;
+    char_model_state state;
     tensor x = tensor::zeros({1, 1});
     // read the prime; the logits of its last character give the first sampled one
     tensor logits;
@@ -295,33 +160,31 @@ std::string sample(char_model& model, const std::string& prime, std::size_t leng
     return out;
 }
 
-// ---- checkpoints ----
-
-void save_charlm(const std::string& path, const char_model& model) {
+void save_char_model(const std::string& path, const char_model& model) {
     const auto& v = model.vocab();
     tensor codes = tensor::zeros({v.size()}, dtype::float64);
     for (std::size_t i = 0; i < v.size(); ++i) codes.set_flat(i, static_cast<unsigned char>(v.at(i)));
     const auto num = [](double x) { return tensor::scalar(x, dtype::float64); };
-    nn::save_options so;
+    save_options so;
     so.metadata = {{"charlm", num(1)},
                    {"vocab", codes},
                    {"cell", num(model.options().cell == "lstm" ? 0 : 1)},
                    {"hidden", num(double(model.options().hidden))},
                    {"embed", num(double(model.options().embed))}};
-    nn::save_checkpoint(path, model, nullptr, so);
+    save_checkpoint(path, model, nullptr, so);
 }
 
-std::unique_ptr<char_model> load_charlm(const std::string& path) {
+std::unique_ptr<char_model> load_char_model(const std::string& path) {
     if (!std::filesystem::exists(path))
-        throw nn::checkpoint_io_error("model checkpoint '" + path + "' does not exist (train one with: xgrad generate --train --save " + path + ")");
-    const auto meta = nn::read_metadata(path);
+        throw checkpoint_io_error("model checkpoint '" + path + "' does not exist (train one with: xgrad generate --train --save " + path + ")");
+    const auto meta = read_metadata(path);
     const auto find = [&](const std::string& name) -> const tensor* {
         for (auto& [n, t] : meta)
             if (n == name) return &t;
         return nullptr;
     };
     const auto bad = [&](const std::string& why) {
-        return nn::checkpoint_error("'" + path + "' is not an `xgrad generate` (charlm) checkpoint: " + why);
+        return checkpoint_error("'" + path + "' is not an `xgrad generate` (charlm) checkpoint: " + why);
     };
     if (!find("charlm") || !find("vocab")) throw bad("it has no meta.charlm / meta.vocab arrays");
     const auto whole = [&](const std::string& name, double lo, double hi) {
@@ -346,13 +209,13 @@ std::unique_ptr<char_model> load_charlm(const std::string& path) {
     } catch (const argument_error& e) {
         throw bad(e.what());
     }
-    charlm_options o;
+    char_model_options o;
     o.cell = whole("cell", 0, 1) == 0 ? "lstm" : "gru";
     o.hidden = whole("hidden", 1, 1 << 20);
     o.embed = whole("embed", 1, 1 << 20);
     auto m = std::make_unique<char_model>(o, std::move(v));
-    nn::load_checkpoint(path, *m);  // strict: every parameter must fit
+    load_checkpoint(path, *m);  // strict: every parameter must fit
     return m;
 }
 
-}  // namespace xgrad::cli
+}  // namespace xgrad::nn

@@ -1,4 +1,5 @@
-// cli/charlm: the character-level language model behind `xgrad generate`.
+// The character-level language model behind `xgrad generate`: nn/text.hpp (vocabulary, corpus),
+// nn::char_model (nn/models.hpp) and nn/char_lm.hpp (training, bits per character, sampling, checkpoints).
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -7,10 +8,10 @@
 
 #include <doctest/doctest.h>
 
-#include "charlm.hpp"
+#include <xgrad/xgrad.hpp>
 
 using namespace xgrad;
-using namespace xgrad::cli;
+using namespace xgrad::nn;
 
 namespace {
 
@@ -54,8 +55,8 @@ TEST_CASE("charlm: training a few steps on a repeated string lowers held-out bit
     CHECK(data.held_out.size() == 96);
     char_model model({.cell = "lstm", .hidden = 24, .embed = 8, .seed = 1}, data.vocab);
     std::size_t evaluations = 0, steps_seen = 0;
-    const auto r = train_charlm(model, data.train, data.held_out, {.seq = 16, .batch = 4, .steps = 60, .lr = 1e-2},
-                                [&](const charlm_progress& p) { p.evaluated ? ++evaluations : ++steps_seen; });
+    const auto r = train_char_model(model, data.train, data.held_out, {.seq = 16, .batch = 4, .steps = 60, .lr = 1e-2},
+                                [&](const char_train_progress& p) { p.evaluated ? ++evaluations : ++steps_seen; });
     CHECK(steps_seen == 60);
     CHECK(evaluations == 10);
     CHECK(r.initial_bpc == doctest::Approx(std::log2(11.0)).epsilon(0.05));  // an untrained model is near uniform
@@ -66,7 +67,7 @@ TEST_CASE("charlm: training a few steps on a repeated string lowers held-out bit
 TEST_CASE("charlm: training needs batch x (seq + 1) characters") {
     const corpus data = split_corpus(repeated("ab", 20));
     char_model model({.hidden = 4, .embed = 2}, data.vocab);
-    CHECK_THROWS_WITH_AS(train_charlm(model, data.train, data.held_out, {.seq = 16, .batch = 4, .steps = 1}),
+    CHECK_THROWS_WITH_AS(train_char_model(model, data.train, data.held_out, {.seq = 16, .batch = 4, .steps = 1}),
                          doctest::Contains("lower --batch/--seq"), argument_error);
 }
 
@@ -75,10 +76,10 @@ TEST_CASE("charlm: a checkpoint round trip gives identical logits and samples") 
         CAPTURE(cell);
         const corpus data = split_corpus(repeated("abcabd\n", 30));
         char_model model({.cell = cell, .hidden = 12, .embed = 5, .seed = 3}, data.vocab);
-        train_charlm(model, data.train, data.held_out, {.seq = 8, .batch = 2, .steps = 5});
+        train_char_model(model, data.train, data.held_out, {.seq = 8, .batch = 2, .steps = 5});
         const std::string path = temp_path(cell + ".npz");
-        save_charlm(path, model);
-        const auto loaded = load_charlm(path);
+        save_char_model(path, model);
+        const auto loaded = load_char_model(path);
         CHECK(loaded->options().cell == cell);
         CHECK(loaded->options().hidden == 12);
         CHECK(loaded->options().embed == 5);
@@ -86,7 +87,7 @@ TEST_CASE("charlm: a checkpoint round trip gives identical logits and samples") 
         tape t;
         tensor x = tensor::zeros({2, 3});
         for (std::size_t i = 0; i < 6; ++i) x.set_flat(i, double(i % data.vocab.size()));
-        charlm_state s1, s2;
+        char_model_state s1, s2;
         const tensor a = model(x, s1).value(), b = (*loaded)(x, s2).value();
         REQUIRE(a.size() == b.size());
         for (std::size_t i = 0; i < a.size(); ++i) CHECK(a.flat(i) == b.flat(i));
@@ -97,10 +98,10 @@ TEST_CASE("charlm: a checkpoint round trip gives identical logits and samples") 
 }
 
 TEST_CASE("charlm: loading something that is not a charlm checkpoint fails clearly") {
-    CHECK_THROWS_WITH_AS(load_charlm(temp_path("missing.npz")), doctest::Contains("does not exist"), nn::checkpoint_error);
+    CHECK_THROWS_WITH_AS(load_char_model(temp_path("missing.npz")), doctest::Contains("does not exist"), nn::checkpoint_error);
     const std::string path = temp_path("plain.npz");
     nn::save_npz(path, {{"w", tensor::zeros({2})}});
-    CHECK_THROWS_WITH_AS(load_charlm(path), doctest::Contains("is not an `xgrad generate` (charlm) checkpoint"),
+    CHECK_THROWS_WITH_AS(load_char_model(path), doctest::Contains("is not an `xgrad generate` (charlm) checkpoint"),
                          nn::checkpoint_error);
     std::filesystem::remove(path);
 }

@@ -1,0 +1,70 @@
+#pragma once
+// The tutorial's experiment as reusable pieces: its data, a training loop for a sequence_regressor
+// with MSE, evaluation, and the per-step gradient norms that show vanishing gradients.
+//   auto data = nn::sum_task(1000, 10, /*seed=*/0);            // X ~ U[0,1) [N,T,1], y = Σ_t X[:,t] [N,1]
+//   nn::sequence_regressor model({.cell = "rnn", .hidden = 50});
+//   nn::fit_result r = nn::fit(model, data, test, {.epochs = 20}, {.on_epoch = print});
+//   double test_mse = nn::evaluate(model, test);
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "models.hpp"
+#include "optim.hpp"
+
+namespace xgrad::nn {
+
+struct dataset {
+    tensor x;  // [N, T, F]
+    tensor y;  // [N, out]
+};
+
+// The tutorial's data: X ~ U[0,1) of shape [n, steps, 1], y = sum over time [n, 1], drawn from rng(seed).
+dataset sum_task(std::size_t n, std::size_t steps, std::uint64_t seed, dtype d = dtype::float32);
+// A related task for fine-tuning: y = Σ_t w_t x_t with w_t = 2(t+1)/T rising over time (mean weight ~1).
+dataset weighted_sum_task(std::size_t n, std::size_t steps, std::uint64_t seed, dtype d = dtype::float32);
+
+struct fit_options {
+    std::size_t epochs = 20;
+    std::size_t batch_size = 32;
+    std::string optimizer = "adam";  // a make_optimizer name, with Keras' defaults
+    double lr = 1e-3;
+    double clip = 0;  // > 0: clip the global gradient norm to this
+    std::uint64_t seed = 0;  // shuffle order
+};
+
+struct epoch_metrics {
+    std::size_t epoch = 0;      // 1-based
+    std::size_t epochs = 0;
+    std::size_t steps = 0;      // batches in the epoch
+    double train_loss = 0;      // mean of the batch losses (as Keras prints)
+    double test_loss = 0;       // on the test set after the epoch (NaN when there is none)
+    double seconds = 0;         // wall time of the epoch's training
+    double grad_norm = 0;       // mean global gradient norm over the epoch's batches (before clipping)
+};
+
+// Called after each batch (step, steps, running loss) and after each epoch.
+struct fit_callbacks {
+    std::function<void(std::size_t step, std::size_t steps, double running_loss)> on_batch;
+    std::function<void(const epoch_metrics&)> on_epoch;
+};
+
+struct fit_result {
+    std::vector<epoch_metrics> history;
+    std::uint64_t steps = 0;
+};
+
+// Trains with MSE, shuffling every epoch; an optimizer may be given (e.g. to keep its state), else one is
+// made from options. `test` may have undefined tensors (no test loss).
+fit_result fit(sequence_regressor& model, const dataset& train, const dataset& test, const fit_options& options,
+               const fit_callbacks& callbacks = {}, optimizer* opt = nullptr);
+
+// Mean squared error over the whole set (no tape recording kept); NaN when data.x is undefined.
+double evaluate(sequence_regressor& model, const dataset& data, std::size_t batch_size = 256);
+
+// ‖∂L/∂h_t‖ for t = 1..T of L = mse(model(batch.x), batch.y), read from the model's step outputs after
+// one backward pass on a tape of its own. Leaves the parameters' gradients set.
+std::vector<double> step_grad_norms(sequence_regressor& model, const dataset& batch);
+
+}  // namespace xgrad::nn
