@@ -158,7 +158,7 @@ public:
 };
 }  // namespace
 
-TEST_CASE("derived state follows update_in_place row by row; any other change leaves it stale") {
+TEST_CASE("derived state follows update_in_place row by row, and any other change leaves it stale") {
     parameter w(randn({5, 3}, 4, dtype::float64), "w");
     param_state& s = *w.state_ptr();
     s.derived = std::make_unique<doubled>();

@@ -429,7 +429,9 @@ TEST_CASE("make_recurrent: any cell by name, called through recurrent_base, reco
         if (lstm) direct = static_cast<nn::lstm&>(*base)(input(xv), h0, c0);
         else if (std::string(cell) == "gru") direct = static_cast<nn::gru&>(*base)(input(xv), h0);
         else direct = static_cast<nn::rnn&>(*base)(input(xv), h0);
-        CHECK(max_abs_diff(through_base, direct.value()) == 0);
+        // The same graph; the second call reads the weights through linear's copies from its first step
+        // on (they are used again in this generation), so a different kernel may round differently.
+        CHECK(max_abs_diff(through_base, direct.value()) <= 1e-14);
         if (!lstm) CHECK_THROWS_WITH_AS(base->forward(input(xv), {h0, c0}), doctest::Contains("has no cell state"), argument_error);
     }
     CHECK_THROWS_WITH_AS(nn::make_recurrent("transformer", small()), doctest::Contains("unknown cell 'transformer'"),
