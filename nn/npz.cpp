@@ -134,7 +134,7 @@ std::size_t item_size(const std::string& descr) {
 template <class T>
 tensor decode(const std::string& bytes, const npy_header& h, std::size_t n) {
     xt::xarray<T> a = xt::xarray<T>::from_shape(h.fortran ? shape_t(h.shape.rbegin(), h.shape.rend()) : h.shape);
-    std::memcpy(a.data(), bytes.data() + h.data_offset, n * sizeof(T));
+    if (n) std::memcpy(a.data(), bytes.data() + h.data_offset, n * sizeof(T));  // an empty array has no data pointer
     if (h.descr[0] == '>') {  // big-endian file: swap each element's bytes
         auto* raw = reinterpret_cast<unsigned char*>(a.data());
         for (std::size_t i = 0; i < n; ++i) std::reverse(raw + i * sizeof(T), raw + (i + 1) * sizeof(T));

@@ -126,9 +126,7 @@ static void lstm_state_backward(backward_ctx& c) {
         const T* cp = c.in(1).data<T>();
         const T* dc = c.grad_out.data<T>();
         T* dg = c.needs_grad(0) ? c.grad_in(0).for_add().data<T>() : nullptr;  // shared with lstm_output's dg_o
-        const grad_out_ptr<T> dcp_w = writable<T>(c, 1);
-        T* const dcp = dcp_w.p;
-        const bool store_c = dcp_w.store;
+        const grad_out_ptr<T> dcp = writable<T>(c, 1);
         for (std::size_t b = 0; b < rows; ++b) {
             const T* a = act + b * 3 * H;
             lanes<T>(H, [&](auto v, std::size_t j) {
@@ -141,7 +139,7 @@ static void lstm_state_backward(backward_ctx& c) {
                     vput(r + H + j, d * vload<V>(cp + b * H + j) * f * (V(1) - f), false);
                     vput(r + 2 * H + j, d * i * (V(1) - u * u), false);
                 }
-                if (dcp) vput(dcp + b * H + j, d * f, store_c);
+                if (dcp.p) vput(dcp.p + b * H + j, d * f, dcp.store);
             });
         }
     });
@@ -169,21 +167,17 @@ static void lstm_output_backward(backward_ctx& c) {
         using T = decltype(t);
         const T* act = c.saved(0).data<T>();
         const T* dh = c.grad_out.data<T>();
-        const grad_out_ptr<T> dg_w = writable<T>(c, 0);
-        T* const dg = dg_w.p;
-        const bool store_g = dg_w.store;
-        const grad_out_ptr<T> dc_w = writable<T>(c, 1);
-        T* const dc = dc_w.p;
-        const bool store_c = dc_w.store;
+        const grad_out_ptr<T> dg = writable<T>(c, 0);
+        const grad_out_ptr<T> dc = writable<T>(c, 1);
         for (std::size_t b = 0; b < rows; ++b) {
-            if (dg && store_g)
-                for (std::size_t j = 0; j < 3 * H; ++j) dg[b * 4 * H + j] = T(0);
+            if (dg.p && dg.store)  // the other gates' part of dg is 0
+                for (std::size_t j = 0; j < 3 * H; ++j) dg.p[b * 4 * H + j] = T(0);
             const T* a = act + b * 2 * H;
             lanes<T>(H, [&](auto v, std::size_t j) {
                 using V = decltype(v);
                 const V o = vload<V>(a + j), u = vload<V>(a + H + j), d = vload<V>(dh + b * H + j);
-                if (dg) vput(dg + b * 4 * H + 3 * H + j, d * u * o * (V(1) - o), store_g);
-                if (dc) vput(dc + b * H + j, d * o * (V(1) - u * u), store_c);
+                if (dg.p) vput(dg.p + b * 4 * H + 3 * H + j, d * u * o * (V(1) - o), dg.store);
+                if (dc.p) vput(dc.p + b * H + j, d * o * (V(1) - u * u), dc.store);
             });
         }
     });
@@ -221,12 +215,8 @@ static void gru_cell_backward(backward_ctx& c) {
         grad_out_ptr<T> dx{};
         if (at_step && c.needs_grad(0)) dx = {c.grad_in(0).for_add().data<T>() + first, false};
         else if (!at_step) dx = writable<T>(c, 0);
-        const grad_out_ptr<T> dhg_w = writable<T>(c, 1);
-        T* const dhg = dhg_w.p;
-        const bool store_h = dhg_w.store;
-        const grad_out_ptr<T> dprev_w = writable<T>(c, 2);
-        T* const dprev = dprev_w.p;
-        const bool store_p = dprev_w.store;
+        const grad_out_ptr<T> dhg = writable<T>(c, 1);
+        const grad_out_ptr<T> dprev = writable<T>(c, 2);
         for (std::size_t b = 0; b < rows; ++b) {
             const T* a = act + b * 3 * H;
             const T* hn = hp + b * 3 * H + 2 * H;
@@ -243,13 +233,13 @@ static void gru_cell_backward(backward_ctx& c) {
                     vput(o + H + j, az, dx.store);
                     vput(o + 2 * H + j, an, dx.store);
                 }
-                if (dhg) {
-                    T* o = dhg + b * 3 * H;
-                    vput(o + j, ar, store_h);
-                    vput(o + H + j, az, store_h);
-                    vput(o + 2 * H + j, an * r, store_h);
+                if (dhg.p) {
+                    T* o = dhg.p + b * 3 * H;
+                    vput(o + j, ar, dhg.store);
+                    vput(o + H + j, az, dhg.store);
+                    vput(o + 2 * H + j, an * r, dhg.store);
                 }
-                if (dprev) vput(dprev + b * H + j, d * z, store_p);
+                if (dprev.p) vput(dprev.p + b * H + j, d * z, dprev.store);
             });
         }
     });

@@ -1,6 +1,7 @@
 #pragma once
 // Private helpers for writing ops (not installed): typed access and elementwise loops.
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <string>
 
@@ -85,6 +86,20 @@ void unary_grad(backward_ctx& c, G g) {
         const T* __restrict dy = c.grad_out.data<T>();
         store_or_add<T>(c.grad_in(0), [&](std::size_t i) { return g(dy[i], y[i], x[i]); });
     });
+}
+
+// A number for a message: short whatever its size ("1e+30", "inf", "0.5"), never 309 digits.
+inline std::string number_str(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.10g", v);
+    return buf;
+}
+
+// Whether v is an integer in [0, n), tested in floating point, so that inf, NaN and values beyond
+// any integer type are refused before anything converts them (the conversion would be undefined).
+template <class T>
+bool is_index_below(T v, std::size_t n) {
+    return v >= 0 && v == std::floor(v) && static_cast<double>(v) < static_cast<double>(n);
 }
 
 // A 0-d constant of x's dtype (scalar operands of + - * /).

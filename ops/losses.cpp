@@ -140,8 +140,8 @@ var cross_entropy(const var& logits, const var& classes) {
         double total = 0;
         for (std::size_t i = 0; i < n; ++i) {
             const T c = cp[i];
-            if (!(c >= 0) || c != std::floor(c) || static_cast<std::size_t>(c) >= k)
-                throw_argument_error(op_name(op::cross_entropy), "class " + std::to_string(static_cast<double>(c)) + " of row " +
+            if (!is_index_below(c, k))
+                throw_argument_error(op_name(op::cross_entropy), "class " + number_str(static_cast<double>(c)) + " of row " +
                                                           std::to_string(i) + " is not an integer in [0, " +
                                                           std::to_string(k) + ")");
             T m = -std::numeric_limits<T>::infinity();

@@ -208,8 +208,8 @@ var embedding(const var& indices, const var& weight) {
         T* q = out.data<T>();
         for (std::size_t k = 0; k < idx.size(); ++k) {
             const T v = ip[k];
-            if (!(v >= 0) || v != std::floor(v) || static_cast<std::size_t>(v) >= vocab)
-                throw_argument_error(op_name(op::embedding), "index " + std::to_string(static_cast<double>(v)) + " at position " +
+            if (!is_index_below(v, vocab))
+                throw_argument_error(op_name(op::embedding), "index " + number_str(static_cast<double>(v)) + " at position " +
                                                       std::to_string(k) + " is not an integer in [0, " +
                                                       std::to_string(vocab) + ")");
             const auto row = static_cast<std::size_t>(v);

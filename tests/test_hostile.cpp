@@ -2,7 +2,13 @@
 // behaviour), never undefined behaviour, a crash or unbounded memory.
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <limits>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include <xgrad/xgrad.hpp>
@@ -81,4 +87,38 @@ TEST_CASE("the tape generation is 64 bits: a var from 2^32 clears ago is still s
     static_assert(sizeof(t.generation()) == 8);
     t.clear();
     CHECK(x.is_stale());
+}
+
+TEST_CASE("indices that no integer type holds (inf, NaN, 1e30, 2^64) are refused by value, not converted") {
+    tape t;
+    var w = input(randn({5, 2}, 1, dtype::float64));
+    const double inf = std::numeric_limits<double>::infinity();
+    for (double bad : {inf, -inf, std::nan(""), 1e30, 18446744073709551616.0, 5.0, -1.0, 0.5}) {
+        CAPTURE(bad);
+        var idx = input(tensor(xt::xarray<double>{1.0, bad}));
+        const std::string msg = message_of<argument_error>([&] { (void)embedding(idx, w); });
+        CHECK(contains(msg, "embedding"));
+        CHECK(contains(msg, "position 1"));
+        CHECK(msg.size() < 200);  // 1e30 prints as 1e+30, not 31 digits
+        var logits = input(randn({2, 5}, 2, dtype::float64));
+        const std::string ce = message_of<argument_error>([&] { (void)cross_entropy(logits, idx); });
+        CHECK(contains(ce, "cross_entropy"));
+        CHECK(contains(ce, "row 1"));
+    }
+    const std::string big = message_of<argument_error>(
+        [&] { (void)embedding(input(tensor(xt::xarray<double>{1.7976931348623157e308})), w); });
+    CHECK(contains(big, "1.797693135e+308"));
+}
+
+TEST_CASE("an empty array in an .npz file reads back empty") {
+    namespace fs = std::filesystem;
+    const fs::path dir = fs::temp_directory_path() / ("xgrad_hostile_" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    const std::string path = (dir / "empty.npz").string();
+    nn::save_npz(path, {{"a", tensor::zeros({0}, dtype::float64)}, {"b", tensor::zeros({2, 0}, dtype::float32)}});
+    const auto arrays = nn::load_npz(path);
+    REQUIRE(arrays.size() == 2);
+    CHECK(arrays[0].second.size() == 0);
+    CHECK(arrays[1].second.shape() == shape_t{2, 0});
+    fs::remove_all(dir);
 }
