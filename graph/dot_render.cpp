@@ -50,7 +50,7 @@ render_result render_dot(const std::string& dot_text, const std::filesystem::pat
                     format + " " + r.dot_file.string() + " -o " + output.string();
         return r;
     }
-    const int status = run_program(dot, {format, r.dot_file.string(), "-o", output.string()});
+    const int status = run_program(dot, {format, path_argument(r.dot_file), "-o", path_argument(output)});
     if (status != 0)
         throw error("xgrad::render_dot: Graphviz failed on " + r.dot_file.string() + " (exit status " +
                     std::to_string(status) + "); its message is above");

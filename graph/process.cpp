@@ -65,4 +65,9 @@ int run_program(const std::filesystem::path& program, const std::vector<std::str
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+std::string path_argument(const std::filesystem::path& p) {
+    const std::string s = p.string();
+    return !s.empty() && s[0] == '-' ? "./" + s : s;
+}
+
 }  // namespace xgrad

@@ -17,6 +17,10 @@ struct run_options {
     std::filesystem::path output;  // its stdout and stderr go to this file, relative to cwd (empty: ours)
 };
 
+// A file name as a program argument that no program reads as an option: a relative name starting
+// with '-' gets "./" in front ("-x.svg" -> "./-x.svg"); every other name is returned as it is.
+std::string path_argument(const std::filesystem::path& p);
+
 // Runs `program` with the arguments `args` (argv[1], ...) and waits for it to end. Returns its exit
 // status, or -1 when a signal ended it. Throws error when it cannot be started or waited for.
 int run_program(const std::filesystem::path& program, const std::vector<std::string>& args,

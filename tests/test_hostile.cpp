@@ -122,3 +122,10 @@ TEST_CASE("an empty array in an .npz file reads back empty") {
     CHECK(arrays[1].second.shape() == shape_t{2, 0});
     fs::remove_all(dir);
 }
+
+TEST_CASE("a file name starting with '-' reaches an external program as a file, never as an option") {
+    CHECK(path_argument("-Tsvg.svg") == "./-Tsvg.svg");
+    CHECK(path_argument("out/-x.dot") == "out/-x.dot");
+    CHECK(path_argument("/tmp/-x.dot") == "/tmp/-x.dot");
+    CHECK(path_argument("plain.svg") == "plain.svg");
+}
