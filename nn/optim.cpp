@@ -159,9 +159,22 @@ std::vector<std::string> optimizer::check_state(const named_tensors& entries) co
             continue;
         }
         seen[pi->second] |= std::uint64_t{2} << (slot_it - slot_names_.begin());
-        if (!t.defined() || t.shape() != p.shape() || t.dtype() != p.dtype())
+        if (!t.defined() || t.shape() != p.shape() || t.dtype() != p.dtype()) {
             problems.push_back(name + ": expected " + shape_str(p.shape()) + " " + dtype_name(p.dtype()) + ", got " +
                                (t.defined() ? shape_str(t.shape()) + " " + dtype_name(t.dtype()) : "nothing"));
+            continue;
+        }
+        if (!all_finite(t)) {
+            problems.push_back(name + ": holds NaN or infinite values (the run that saved it had diverged)");
+            continue;
+        }
+        if (slot_is_nonnegative(static_cast<std::size_t>(slot_it - slot_names_.begin())))
+            for (std::size_t e = 0; e < t.size(); ++e)
+                if (t.flat(e) < 0) {
+                    problems.push_back(name + ": holds a negative value (" + std::to_string(t.flat(e)) + " at element " +
+                                       std::to_string(e) + "), impossible for a mean of squares");
+                    break;
+                }
     }
     if (!has_step) problems.push_back(name_ + ".step: missing");
     const std::uint64_t all = (std::uint64_t{2} << slot_names_.size()) - 1;

@@ -76,6 +76,8 @@ protected:
     // Apply one update to p (value, grad and buffers already checked: same dtype and size), writing
     // the value through parameter::update_in_place.
     virtual void update(parameter& p, param_slots& s) = 0;
+    // Whether slot k holds a mean of squares (never negative: check_state refuses negative values).
+    virtual bool slot_is_nonnegative(std::size_t /*k*/) const { return false; }
 
 private:
     void validate();
@@ -142,6 +144,7 @@ protected:
     adam(std::string name, const module& m, const adam_options& o, bool decoupled);
     adam(std::string name, const std::vector<parameter>& ps, const adam_options& o, bool decoupled);
     void update(parameter& p, param_slots& s) override;
+    bool slot_is_nonnegative(std::size_t k) const override { return k == 1; }  // v
 
 private:
     adam_options o_;
@@ -190,6 +193,7 @@ public:
 
 protected:
     void update(parameter& p, param_slots& s) override;
+    bool slot_is_nonnegative(std::size_t k) const override { return k == 0; }  // square_avg
 
 private:
     rmsprop_options o_;

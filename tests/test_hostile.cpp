@@ -129,3 +129,38 @@ TEST_CASE("a file name starting with '-' reaches an external program as a file, 
     CHECK(path_argument("/tmp/-x.dot") == "/tmp/-x.dot");
     CHECK(path_argument("plain.svg") == "plain.svg");
 }
+
+TEST_CASE("impossible optimizer state is refused on load: NaN moments, negative second moments, bad counts") {
+    parameter w(randn({3, 2}, 1, dtype::float64), "w");
+    nn::adam opt(std::vector<parameter>{w}, nn::adam_options{.lr = 0.1});
+    {
+        tape t;
+        t.backward(sum(square(w.v())));
+        opt.step();
+    }
+    const nn::named_tensors good = opt.state();
+    CHECK(opt.check_state(good).empty());
+    auto with = [&](const std::string& name, auto change) {
+        nn::named_tensors s = good;
+        for (auto& [n, v] : s)
+            if (n == name) change(v);
+        return opt.check_state(s);
+    };
+    auto says = [](const std::vector<std::string>& problems, const std::string& part) {
+        return problems.size() == 1 && contains(problems[0], part);
+    };
+    CHECK(says(with("adam.m.w", [](tensor& v) { v.set_flat(2, std::nan("")); }), "NaN or infinite"));
+    CHECK(says(with("adam.v.w", [](tensor& v) { v.set_flat(1, -0.5); }), "negative"));
+    CHECK(opt.check_state(good).empty());
+    CHECK(says(with("adam.m.w", [](tensor& v) { v.set_flat(1, -0.5); }), "") == false);  // m may be negative
+    CHECK(says(with("adam.step", [](tensor& v) { v.set_flat(0, std::nan("")); }), "whole number"));
+    CHECK(says(with("adam.count.w", [](tensor& v) { v.set_flat(0, 1.5); }), "whole number"));
+    CHECK(says(with("adam.count.w", [](tensor& v) { v.set_flat(0, -1); }), "whole number"));
+    CHECK_THROWS_AS(opt.load_state([&] {
+                        nn::named_tensors s = good;
+                        for (auto& [n, v] : s)
+                            if (n == "adam.v.w") v.set_flat(0, -1);
+                        return s;
+                    }()),
+                    argument_error);
+}
