@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <set>
 
@@ -265,9 +266,50 @@ named_tensors load_npz(const std::string& path) {
 
 namespace {
 
-std::string temp_name(const std::string& path) {
+// The directory part of `p` ("." when none).
+std::string dir_of(const std::string& p) {
+    const auto slash = p.rfind('/');
+    return slash == std::string::npos ? "." : (slash == 0 ? "/" : p.substr(0, slash));
+}
+
+std::string temp_name(const std::string& target) {
     static std::atomic<unsigned> counter{0};
-    return path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+    return target + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+}
+
+std::string file_kind(mode_t mode) {
+    if (S_ISDIR(mode)) return "a directory";
+    if (S_ISCHR(mode)) return "a character device";
+    if (S_ISBLK(mode)) return "a block device";
+    if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
+    if (S_ISSOCK(mode)) return "a socket";
+    return "not a regular file";
+}
+
+// The file a save replaces. A symbolic link is followed to its final target (the link stays a link and
+// the file it names is replaced); a dangling link names the file to create. Anything that exists and is
+// not a regular file (a device, a FIFO, a directory, a socket) is refused: renaming over it would replace it.
+std::string resolve_target(const std::string& path) {
+    std::string target = path;
+    for (int hops = 0;; ++hops) {
+        struct stat st {};
+        if (::lstat(target.c_str(), &st) != 0) return target;  // absent (a new file); other failures surface when writing
+        if (S_ISREG(st.st_mode)) return target;
+        const std::string via = target == path ? "" : " (the symbolic link leads to " + nn::quoted(target) + ")";
+        if (!S_ISLNK(st.st_mode))
+            throw checkpoint_io_error("checkpoint " + quoted(path) + via + ": is " + file_kind(st.st_mode) +
+                                      ", not a regular file; a checkpoint is saved to a regular file: choose "
+                                      "another path, or remove what is there first; nothing was written");
+        if (hops >= 40)
+            throw checkpoint_io_error("checkpoint " + quoted(path) + ": too many levels of symbolic links" + via +
+                                      "; nothing was written");
+        std::error_code ec;
+        const std::filesystem::path link = std::filesystem::read_symlink(target, ec);
+        if (ec)
+            throw checkpoint_io_error("checkpoint " + quoted(path) + ": cannot read the symbolic link " + nn::quoted(target) +
+                                      ": " + ec.message() + "; nothing was written");
+        target = link.is_absolute() ? link.string() : dir_of(target) + "/" + link.string();
+    }
 }
 
 [[noreturn]] void io_fail(const std::string& path, const std::string& what, int err) {
@@ -294,8 +336,10 @@ void write_zip(const std::string& tmp, const std::string& path, const std::vecto
         if (!f) io_fail(path, "cannot create " + quoted(tmp), errno);
         const char eocd[22] = {'P', 'K', 5, 6};
         const bool ok = std::fwrite(eocd, 1, sizeof eocd, f) == sizeof eocd;
-        const int err = errno;
-        if (std::fclose(f) != 0 || !ok) io_fail(path, "cannot write " + quoted(tmp), err);
+        int err = errno;
+        const bool closed = std::fclose(f) == 0;  // a buffered write fails here (ENOSPC, EIO): its errno, not fwrite's
+        if (!closed && ok) err = errno;
+        if (!closed || !ok) io_fail(path, "cannot write " + quoted(tmp), err);
         return;
     }
     int code = 0;
@@ -335,17 +379,18 @@ void save_npz(const std::string& path, const named_tensors& entries, const npz_o
         names.push_back(name);
         blobs.push_back(t.visit([](const auto& a) { return xt::dump_npy(a); }));
     }
-    const std::string tmp = temp_name(path);
+    const std::string target = resolve_target(path);
+    const std::string tmp = temp_name(target);
     try {
         write_zip(tmp, path, names, blobs, options.compress);
         fsync_path(tmp, false, path);
-        if (std::rename(tmp.c_str(), path.c_str()) != 0) io_fail(path, "cannot rename " + quoted(tmp) + " over it", errno);
+        if (std::rename(tmp.c_str(), target.c_str()) != 0)
+            io_fail(path, "cannot rename " + quoted(tmp) + " over " + nn::quoted(target), errno);
     } catch (...) {
         std::remove(tmp.c_str());
         throw;
     }
-    const auto slash = path.rfind('/');
-    fsync_path(slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash)), true, path);
+    fsync_path(dir_of(target), true, path);
 }
 
 }  // namespace xgrad::nn
