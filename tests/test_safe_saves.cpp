@@ -134,3 +134,61 @@ TEST_CASE("a save onto a FIFO or a directory is refused, names the path and leav
     CHECK(fs::is_directory(dir / "taken.npz"));
     CHECK(dir.count() == 3);  // no temporary file left
 }
+
+TEST_CASE("a save removes the temporaries of earlier saves whose process is gone, and keeps a live one") {
+    scratch_dir dir;
+    const std::string dead = std::to_string(dead_pid()), none = std::to_string(impossible_pid());
+    const std::string live = std::to_string(::getpid());
+    const std::string stale[] = {"model.npz.xgrad-tmp-" + dead + "-0", "model.npz.xgrad-tmp-" + none + "-12",
+                                 "model.npz.xgrad-tmp-" + dead + "-3.Ab9xYz",  // libzip's own, inside a save
+                                 "model.npz.tmp-" + none + "-1"};               // the name of earlier versions
+    const std::string kept[] = {"model.npz.xgrad-tmp-" + live + "-7",       // a save running now
+                                "other.npz.xgrad-tmp-" + none + "-0",       // another target's
+                                "model.npz.xgrad-tmp-" + none + "-x",       // not a name xgrad writes
+                                "model.npz.xgrad-tmp-" + none + "-0.a-b",
+                                "model.npz.backup"};
+    for (const auto& n : stale) touch(dir / n);
+    for (const auto& n : kept) touch(dir / n);
+    nn::save_npz(dir / "model.npz", entries(1));
+    for (const auto& n : stale) CHECK_MESSAGE(!fs::exists(dir / n), n);
+    for (const auto& n : kept) CHECK_MESSAGE(fs::exists(dir / n), n);
+    CHECK(same(nn::load_npz(dir / "model.npz"), entries(1)));
+    CHECK(dir.count() == 1 + std::size(kept));
+
+    // Through a link, the temporaries beside the file it names are the ones cleaned.
+    fs::create_directory(dir / "sub");
+    touch(dir / ("sub/real.npz.xgrad-tmp-" + none + "-0"));
+    fs::create_symlink("sub/real.npz", dir / "link.npz");
+    nn::save_npz(dir / "link.npz", entries(2));
+    CHECK(!fs::exists(dir / ("sub/real.npz.xgrad-tmp-" + none + "-0")));
+    CHECK(same(nn::load_npz(dir / "sub/real.npz"), entries(2)));
+
+    // A real crash: a child killed (SIGXFSZ, a file-size limit) in the middle of writing leaves its temporary;
+    // the next save removes it.
+    const nn::named_tensors big = {{"big", randn({4, 200000}, 3)}};
+    const pid_t child = ::fork();
+    if (child == 0) {
+        rlimit no_core{0, 0}, small{64 * 1024, 64 * 1024};
+        ::setrlimit(RLIMIT_CORE, &no_core);
+        std::signal(SIGXFSZ, SIG_DFL);
+        ::setrlimit(RLIMIT_FSIZE, &small);
+        try {
+            nn::save_npz(dir / "crash.npz", big);
+        } catch (...) {
+        }
+        ::_exit(0);
+    }
+    REQUIRE(child > 0);
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    REQUIRE(WIFSIGNALED(status));
+    CHECK(WTERMSIG(status) == SIGXFSZ);
+    std::size_t leftovers = 0;
+    for (const auto& e : fs::directory_iterator(dir.path))
+        leftovers += e.path().filename().string().rfind("crash.npz.xgrad-tmp-" + std::to_string(child) + "-", 0) == 0;
+    CHECK(leftovers == 1);
+    nn::save_npz(dir / "crash.npz", entries(3));
+    for (const auto& e : fs::directory_iterator(dir.path))
+        CHECK_MESSAGE(e.path().filename().string().rfind("crash.npz.", 0) != 0, e.path().string());
+    CHECK(same(nn::load_npz(dir / "crash.npz"), entries(3)));
+}
