@@ -4,15 +4,18 @@
 #include "npz.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zip.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <set>
 
@@ -265,9 +268,104 @@ named_tensors load_npz(const std::string& path) {
 
 namespace {
 
-std::string temp_name(const std::string& path) {
+// The directory part of `p` ("." when none) and its last component.
+std::string dir_of(const std::string& p) {
+    const auto slash = p.rfind('/');
+    return slash == std::string::npos ? "." : (slash == 0 ? "/" : p.substr(0, slash));
+}
+std::string base_of(const std::string& p) {
+    const auto slash = p.rfind('/');
+    return slash == std::string::npos ? p : p.substr(slash + 1);
+}
+
+// Temporary files are "<target>.xgrad-tmp-<pid>-<n>", in the target's directory; libzip writes its own
+// "<that>.XXXXXX" first and renames it. The pid in the name lets a later save remove the leftovers of a
+// writer that died (remove_stale_temporaries).
+const std::string temp_tag = ".xgrad-tmp-";
+
+std::string temp_name(const std::string& target) {
     static std::atomic<unsigned> counter{0};
-    return path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+    return target + temp_tag + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+}
+
+// The pid of a temporary file of `base` (the target's file name) that xgrad wrote: "<base>.xgrad-tmp-<pid>-<n>"
+// or, from versions before, "<base>.tmp-<pid>-<n>", either followed by nothing or by libzip's ".XXXXXX".
+// 0 when `name` is not one.
+pid_t temp_pid(const std::string& name, const std::string& base) {
+    for (const std::string& tag : {temp_tag, std::string(".tmp-")}) {
+        const std::string prefix = base + tag;
+        if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) continue;
+        std::size_t i = prefix.size();
+        const auto digits = [&] {
+            const std::size_t from = i;
+            while (i < name.size() && name[i] >= '0' && name[i] <= '9') ++i;
+            return name.substr(from, i - from);
+        };
+        const std::string pid = digits();
+        if (pid.empty() || pid.size() > 9 || i >= name.size() || name[i++] != '-') continue;
+        if (digits().empty()) continue;
+        if (i < name.size()) {  // libzip's suffix: '.' and letters or digits
+            if (name[i++] != '.' || i == name.size()) continue;
+            if (!std::all_of(name.begin() + static_cast<std::ptrdiff_t>(i), name.end(),
+                             [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; }))
+                continue;
+        }
+        const long v = std::stol(pid);
+        if (v > 0) return static_cast<pid_t>(v);
+    }
+    return 0;
+}
+
+// Remove the temporary files of `target` left by saves whose process no longer exists (a crash, a kill).
+// A temporary of a live process (another save running now, in this process or another) is kept. Best effort:
+// a directory that cannot be listed, or a file that cannot be removed, is left as it is.
+void remove_stale_temporaries(const std::string& target) {
+    const std::string dir = dir_of(target), base = base_of(target);
+    std::error_code ec;
+    for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+        const std::string name = it->path().filename().string();
+        const pid_t pid = temp_pid(name, base);
+        if (pid == 0) continue;
+        if (::kill(pid, 0) == 0 || errno != ESRCH) continue;  // alive, or not ours to judge (EPERM)
+        std::error_code type_ec;
+        if (!it->is_regular_file(type_ec) || it->is_symlink(type_ec)) continue;
+        std::filesystem::remove(it->path(), type_ec);
+    }
+}
+
+std::string file_kind(mode_t mode) {
+    if (S_ISDIR(mode)) return "a directory";
+    if (S_ISCHR(mode)) return "a character device";
+    if (S_ISBLK(mode)) return "a block device";
+    if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
+    if (S_ISSOCK(mode)) return "a socket";
+    return "not a regular file";
+}
+
+// The file a save replaces. A symbolic link is followed to its final target (the link stays a link and
+// the file it names is replaced); a dangling link names the file to create. Anything that exists and is
+// not a regular file (a device, a FIFO, a directory, a socket) is refused: renaming over it would replace it.
+std::string resolve_target(const std::string& path) {
+    std::string target = path;
+    for (int hops = 0;; ++hops) {
+        struct stat st {};
+        if (::lstat(target.c_str(), &st) != 0) return target;  // absent (a new file); other failures surface when writing
+        if (S_ISREG(st.st_mode)) return target;
+        const std::string via = target == path ? "" : " (the symbolic link leads to " + nn::quoted(target) + ")";
+        if (!S_ISLNK(st.st_mode))
+            throw checkpoint_io_error("checkpoint " + quoted(path) + via + ": is " + file_kind(st.st_mode) +
+                                      ", not a regular file; a checkpoint is saved to a regular file: choose "
+                                      "another path, or remove what is there first; nothing was written");
+        if (hops >= 40)
+            throw checkpoint_io_error("checkpoint " + quoted(path) + ": too many levels of symbolic links" + via +
+                                      "; nothing was written");
+        std::error_code ec;
+        const std::filesystem::path link = std::filesystem::read_symlink(target, ec);
+        if (ec)
+            throw checkpoint_io_error("checkpoint " + quoted(path) + ": cannot read the symbolic link " + nn::quoted(target) +
+                                      ": " + ec.message() + "; nothing was written");
+        target = link.is_absolute() ? link.string() : dir_of(target) + "/" + link.string();
+    }
 }
 
 [[noreturn]] void io_fail(const std::string& path, const std::string& what, int err) {
@@ -294,8 +392,10 @@ void write_zip(const std::string& tmp, const std::string& path, const std::vecto
         if (!f) io_fail(path, "cannot create " + quoted(tmp), errno);
         const char eocd[22] = {'P', 'K', 5, 6};
         const bool ok = std::fwrite(eocd, 1, sizeof eocd, f) == sizeof eocd;
-        const int err = errno;
-        if (std::fclose(f) != 0 || !ok) io_fail(path, "cannot write " + quoted(tmp), err);
+        int err = errno;
+        const bool closed = std::fclose(f) == 0;  // a buffered write fails here (ENOSPC, EIO): its errno, not fwrite's
+        if (!closed && ok) err = errno;
+        if (!closed || !ok) io_fail(path, "cannot write " + quoted(tmp), err);
         return;
     }
     int code = 0;
@@ -335,17 +435,19 @@ void save_npz(const std::string& path, const named_tensors& entries, const npz_o
         names.push_back(name);
         blobs.push_back(t.visit([](const auto& a) { return xt::dump_npy(a); }));
     }
-    const std::string tmp = temp_name(path);
+    const std::string target = resolve_target(path);
+    remove_stale_temporaries(target);
+    const std::string tmp = temp_name(target);
     try {
         write_zip(tmp, path, names, blobs, options.compress);
         fsync_path(tmp, false, path);
-        if (std::rename(tmp.c_str(), path.c_str()) != 0) io_fail(path, "cannot rename " + quoted(tmp) + " over it", errno);
+        if (std::rename(tmp.c_str(), target.c_str()) != 0)
+            io_fail(path, "cannot rename " + quoted(tmp) + " over " + nn::quoted(target), errno);
     } catch (...) {
         std::remove(tmp.c_str());
         throw;
     }
-    const auto slash = path.rfind('/');
-    fsync_path(slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash)), true, path);
+    fsync_path(dir_of(target), true, path);
 }
 
 }  // namespace xgrad::nn

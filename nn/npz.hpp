@@ -5,7 +5,12 @@
 //
 // Writing is atomic: the archive goes to a temporary file in the target's directory, is flushed
 // to disk, then renamed over the target. A failure at any point (disk full, a crash) leaves the
-// previous file untouched, and the temporary file is removed.
+// previous file untouched, and the temporary file is removed. The temporary is named
+// "<target>.xgrad-tmp-<pid>-<n>"; each save first removes those of its target whose process no
+// longer exists (left by a crash or a kill), never one of a live process.
+// A symbolic link is written through: the file it finally leads to is replaced (a dangling link: the
+// file it names is created) and the link stays a link. A path that exists and is not a regular file
+// (a device, a FIFO, a directory, a socket) is refused with checkpoint_io_error; nothing is written.
 //
 // The checkpoint errors live here: every failure of a read or a write is a checkpoint_error.
 #include <string>
