@@ -65,4 +65,9 @@ named_tensors load_npz(const std::string& path);
 // "float32", "float64", "int64", ... for a numpy dtype string; the string itself when unknown.
 std::string npy_dtype_name(const std::string& descr);
 
+namespace detail {  // shared by npz.cpp and npz_write.cpp
+std::string quoted(const std::string& s);  // 's'
+std::string zip_message(int libzip_code);
+}  // namespace detail
+
 }  // namespace xgrad::nn
