@@ -72,8 +72,10 @@ fit_result fit(sequence_regressor& model, const dataset& train, const dataset& t
     for (std::size_t epoch = 1; epoch <= options.epochs; ++epoch) {
         const auto start = std::chrono::steady_clock::now();
         epoch_metrics m{.epoch = epoch, .epochs = options.epochs, .steps = loader.batches_per_epoch()};
+        // Keras's epoch loss: Σ_b n_b·loss_b / Σ_b n_b (each batch's mean weighted by its rows), so a
+        // short last batch counts for its rows only.
         double loss_sum = 0, norm_sum = 0;
-        std::size_t step = 0;
+        std::size_t step = 0, rows = 0;
         for (batch b; loader.next(b);) {
             t.clear();
             var loss = mse(model(input(b.x)), input(b.y));
@@ -81,13 +83,15 @@ fit_result fit(sequence_regressor& model, const dataset& train, const dataset& t
             t.backward(loss);
             norm_sum += options.clip > 0 ? clip_grad_norm(params, options.clip) : grad_norm(params);
             opt->step();
-            loss_sum += loss.item();
+            const std::size_t n = b.x.shape()[0];
+            loss_sum += loss.item() * double(n);
+            rows += n;
             ++step;
             ++result.steps;
-            if (callbacks.on_batch) callbacks.on_batch(step, m.steps, loss_sum / double(step));
+            if (callbacks.on_batch) callbacks.on_batch(step, m.steps, loss_sum / double(rows));
         }
         m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        m.train_loss = loss_sum / double(step);
+        m.train_loss = loss_sum / double(rows);
         m.grad_norm = norm_sum / double(step);
         m.test_loss = evaluate(model, test);
         result.history.push_back(m);

@@ -38,13 +38,13 @@ struct epoch_metrics {
     std::size_t epoch = 0;      // 1-based
     std::size_t epochs = 0;
     std::size_t steps = 0;      // batches in the epoch
-    double train_loss = 0;      // mean of the batch losses (as Keras prints)
+    double train_loss = 0;      // mean over the epoch's samples: batch losses weighted by rows (as Keras prints)
     double test_loss = 0;       // on the test set after the epoch (NaN when there is none)
     double seconds = 0;         // wall time of the epoch's training
     double grad_norm = 0;       // mean global gradient norm over the epoch's batches (before clipping)
 };
 
-// Called after each batch (step, steps, running loss) and after each epoch.
+// Called after each batch (step, steps, running loss: the sample mean so far) and after each epoch.
 struct fit_callbacks {
     std::function<void(std::size_t step, std::size_t steps, double running_loss)> on_batch;
     std::function<void(const epoch_metrics&)> on_epoch;

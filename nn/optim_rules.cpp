@@ -110,6 +110,7 @@ struct adam_coeffs {
 };
 // Elements [0, n) of one range. The pointers are parameters marked __restrict (distinct buffers), so
 // GCC vectorises the loop; pointers captured by a lambda lose that and leave it scalar.
+// PyTorch's order: m ← β1·m + (1 − β1)·g, v ← β2·v + (1 − β2)·g², w ← w − step·m / (√v·(1/√bc2) + ε).
 template <class T>
 void adam_range(std::size_t n, T* __restrict w, const T* __restrict g, T* __restrict m, T* __restrict v,
                 const adam_coeffs<T>& c) {
@@ -122,25 +123,59 @@ void adam_range(std::size_t n, T* __restrict w, const T* __restrict g, T* __rest
         w[i] = wi - step * m[i] / (std::sqrt(v[i]) * ibc2 + eps);
     }
 }
+// Keras's and TensorFlow's order (ApplyAdam), every operation in T:
+// m ← m + (g − m)·(1 − β1), v ← v + (g² − v)·(1 − β2), w ← w − (m·α) / (√v + ε̂).
+// Each operation rounds on its own: no a·b + c fused into one FMA (GCC contracts by default in C++).
+template <class T>
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("fp-contract=off")))
+#endif
+void adam_range_keras(std::size_t n, T* __restrict w, const T* __restrict g, T* __restrict m, T* __restrict v,
+                      const adam_coeffs<T>& c) {
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#endif
+    const T omb1 = T(1) - c.b1, omb2 = T(1) - c.b2, eps = c.eps, l2 = c.l2, shrink = c.shrink, alpha = c.step;
+    for (std::size_t i = 0; i < n; ++i) {
+        const T wi = w[i] * shrink;
+        const T gi = g[i] + l2 * w[i];
+        m[i] += (gi - m[i]) * omb1;
+        v[i] += (gi * gi - v[i]) * omb2;
+        w[i] = wi - (m[i] * alpha) / (std::sqrt(v[i]) + eps);
+    }
+}
 }  // namespace
 
 void adam::update(parameter& p, param_slots& s) {
-    const double t = static_cast<double>(s.count + 1);
-    const double bc1 = 1 - std::pow(o_.beta1, t), bc2 = 1 - std::pow(o_.beta2, t);
     with_grad(p, [&](auto z, const auto* g) {
         using T = decltype(z);
         T* m = slot<T>(s.buf, 0);
         T* v = slot<T>(s.buf, 1);
-        // PyTorch: step lr/bc1, denominator √v/√bc2 + ε.  Keras: step lr·√bc2/bc1, denominator √v + ε.
-        const adam_coeffs<T> c{
+        adam_coeffs<T> c{
             .b1 = static_cast<T>(o_.beta1),
             .b2 = static_cast<T>(o_.beta2),
             .eps = static_cast<T>(o_.eps),
             .l2 = static_cast<T>(decoupled_ ? 0 : o_.weight_decay),
             .shrink = static_cast<T>(1 - (decoupled_ ? lr() * o_.weight_decay : 0)),
-            .step = static_cast<T>(o_.keras_epsilon ? lr() * std::sqrt(bc2) / bc1 : lr() / bc1),
-            .inv_sqrt_bc2 = static_cast<T>(o_.keras_epsilon ? 1.0 : 1 / std::sqrt(bc2)),
+            .step = 0,
+            .inv_sqrt_bc2 = 1,
         };
+        if (o_.keras_epsilon) {
+            // Keras / TF: β rounded to T once, for the moments and for the bias corrections alike;
+            // t, βᵗ and α = lr·√(1 − β2ᵗ) / (1 − β1ᵗ) in T, in that order.
+            const T t = static_cast<T>(s.count + 1);
+            const T bp1 = std::pow(c.b1, t), bp2 = std::pow(c.b2, t);
+            c.step = static_cast<T>(lr()) * std::sqrt(T(1) - bp2) / (T(1) - bp1);
+            p.update_in_place<T>([&](T* w, std::size_t i0, std::size_t i1) {
+                adam_range_keras(i1 - i0, w + i0, g + i0, m + i0, v + i0, c);
+            });
+            return;
+        }
+        // PyTorch: bias corrections from the Python (double) β, step lr/bc1, denominator √v/√bc2 + ε.
+        const double t = static_cast<double>(s.count + 1);
+        const double bc1 = 1 - std::pow(o_.beta1, t), bc2 = 1 - std::pow(o_.beta2, t);
+        c.step = static_cast<T>(lr() / bc1);
+        c.inv_sqrt_bc2 = static_cast<T>(1 / std::sqrt(bc2));
         p.update_in_place<T>([&](T* w, std::size_t i0, std::size_t i1) {
             adam_range(i1 - i0, w + i0, g + i0, m + i0, v + i0, c);
         });

@@ -39,6 +39,23 @@ TEST_CASE("experiment: a tiny fit lowers the loss, for each cell, reproducibly")
     }
 }
 
+TEST_CASE("experiment: the epoch loss is the mean over samples, a short last batch weighted by its rows") {
+    // 40 samples in batches of 32 and 8; lr 0 keeps the model fixed, so the epoch's loss must be the MSE
+    // over the whole set: (32·L1 + 8·L2) / 40, as Keras prints it, not (L1 + L2) / 2.
+    sequence_regressor model({.cell = "rnn", .hidden = 6, .dt = dtype::float64});
+    const auto train = sum_task(40, 4, 3, dtype::float64);
+    std::vector<double> running;
+    fit_callbacks cb;
+    cb.on_batch = [&](std::size_t, std::size_t, double loss) { running.push_back(loss); };
+    const auto r = fit(model, train, {}, {.epochs = 1, .batch_size = 32, .optimizer = "sgd", .lr = 0}, cb);
+    REQUIRE(running.size() == 2);
+    const double whole = evaluate(model, train);
+    CHECK(r.history.front().train_loss == doctest::Approx(whole).epsilon(1e-12));
+    CHECK(running.back() == doctest::Approx(whole).epsilon(1e-12));
+    const double first = running.front(), last = (40 * whole - 32 * first) / 8;  // L1 and L2
+    CHECK(std::abs((first + last) / 2 - whole) > 1e-6 * whole);  // the two means differ on this data
+}
+
 TEST_CASE("experiment: frozen parameters stay unchanged") {
     sequence_regressor model({.cell = "rnn", .hidden = 8});
     model.freeze("rnn");
