@@ -398,7 +398,7 @@ std::string write_explode_plots(const explode_result& r, const std::filesystem::
                   << " with lines " << style(*runs[i]) << " title "
                   << gp_quote(label(runs[i]->activation) + " " + runs[i]->clip);
         plots << "\nset output 'hgrad_init" << stem << ".' . ext\n"
-              << "set title '‖∂L/∂h_t‖ at initialisation, ρ(W_hh) = " << o.radius << ", T = " << T
+              << "set title '‖∂L/∂h_t‖ at initialisation, ρ(W_{hh}) = " << o.radius << ", T = " << T
               << "'\nset xlabel 't (time step)'\nset ylabel '‖∂L/∂h_t‖ (log)'\nplot ";
         for (std::size_t i = 0; i < inits.size(); ++i)
             plots << (i ? ", \\\n     " : "") << "'explode_hgrad" << stem << ".dat' using 1:" << i + 2

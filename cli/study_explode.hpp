@@ -34,8 +34,8 @@ struct explode_options {
     std::size_t hidden = 32;
     std::size_t batch_size = 32;
     std::string optimizer = "sgd";              // a make_optimizer name
-    double lr = 0.01;
-    double clip_norm = 3.0;                     // clip "norm": nn::clip_grad_norm(params, clip_norm)
+    double lr = 0.1;
+    double clip_norm = 1.0;                     // clip "norm": nn::clip_grad_norm(params, clip_norm)
     double clip_value = 0.1;                    // clip "value": nn::clip_grad_value(params, clip_value)
     std::size_t grad_batch = 32;                // rows of the fixed batch ‖∂L/∂h_t‖ is measured on
 };
