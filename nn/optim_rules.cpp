@@ -123,7 +123,7 @@ void adam_range(std::size_t n, T* __restrict w, const T* __restrict g, T* __rest
         w[i] = wi - step * m[i] / (std::sqrt(v[i]) * ibc2 + eps);
     }
 }
-// Keras's and TensorFlow's order (ApplyAdam), every operation in T:
+// TensorFlow's ApplyAdam order (tf.keras 2's Adam), every operation in T:
 // m ← m + (g − m)·(1 − β1), v ← v + (g² − v)·(1 − β2), w ← w − (m·α) / (√v + ε̂).
 // Each operation rounds on its own: no a·b + c fused into one FMA (GCC contracts by default in C++).
 template <class T>

@@ -231,7 +231,7 @@ TEST_CASE("float32 steps match the float64 closed form to float precision") {
 }
 
 namespace {
-// Keras's Adam (TensorFlow's ApplyAdam) in float32, operation for operation, on gradients g_t.
+// TensorFlow's ApplyAdam (what tf.keras 2's Adam runs) in float32, operation for operation, on gradients g_t.
 #if defined(__GNUC__) && !defined(__clang__)
 __attribute__((optimize("fp-contract=off")))
 #endif
@@ -255,7 +255,7 @@ std::vector<float> keras_adam_float32(const std::vector<std::vector<float>>& gra
 }
 }  // namespace
 
-TEST_CASE("adam keras(): float32 steps equal Keras's float32 arithmetic bit for bit") {
+TEST_CASE("adam keras(): float32 steps equal TensorFlow ApplyAdam float32 arithmetic bit for bit") {
     // L = Σ w ⊙ g_t has gradient g_t exactly, so the optimizer sees the gradients the hand loop uses.
     const std::vector<std::vector<float>> grads{
         {0.3f, -1.7f, 2e-3f, 5.0f}, {0.25f, -1.5f, -4e-3f, 4.5f}, {-0.1f, -1.2f, 1e-3f, 3.0f}, {0.2f, 0.9f, 6e-3f, -2.0f}};
