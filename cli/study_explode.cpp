@@ -362,13 +362,13 @@ std::string write_explode_plots(const explode_result& r, const std::filesystem::
             }
             write_file(dir / ("explode_steps" + stem + ".dat"), f.str());
         }
-        std::vector<const explode_run*> inits;  // one per activation
-        for (const auto* run : runs)
-            if (run->clip == o.clips.front()) inits.push_back(run);
+        std::vector<const explode_run*> inits;  // one per activation and seed (every seed)
+        for (const auto& run : r.runs)
+            if (run.steps == T && run.clip == o.clips.front()) inits.push_back(&run);
         {
             std::ostringstream f;
-            f << "# t, then per model ‖dL/dh_t‖ at initialisation:";
-            for (const auto* run : inits) f << " " << label(run->activation);
+            f << "# t, then per model and seed ‖dL/dh_t‖ at initialisation:";
+            for (const auto* run : inits) f << " " << label(run->activation) << "/seed" << run->seed;
             f << "\n";
             for (std::size_t t = 0; t < T; ++t) {
                 f << t + 1;
@@ -399,10 +399,14 @@ std::string write_explode_plots(const explode_result& r, const std::filesystem::
                   << gp_quote(label(runs[i]->activation) + " " + runs[i]->clip);
         plots << "\nset output 'hgrad_init" << stem << ".' . ext\n"
               << "set title '‖∂L/∂h_t‖ at initialisation, ρ(W_{hh}) = " << o.radius << ", T = " << T
-              << "'\nset xlabel 't (time step)'\nset ylabel '‖∂L/∂h_t‖ (log)'\nplot ";
-        for (std::size_t i = 0; i < inits.size(); ++i)
+              << " (one line per seed)'\nset xlabel 't (time step)'\nset ylabel '‖∂L/∂h_t‖ (log)'\nplot ";
+        for (std::size_t i = 0; i < inits.size(); ++i) {
+            const auto a = std::find(o.activations.begin(), o.activations.end(), inits[i]->activation) - o.activations.begin();
+            const auto k = std::find(o.seeds.begin(), o.seeds.end(), inits[i]->seed) - o.seeds.begin();
             plots << (i ? ", \\\n     " : "") << "'explode_hgrad" << stem << ".dat' using 1:" << i + 2
-                  << " with lines ls " << i % 8 + 1 << " title " << gp_quote(label(inits[i]->activation));
+                  << " with lines ls " << a % 8 + 1 << " dt " << k % 5 + 1 << " title "
+                  << gp_quote(label(inits[i]->activation) + " seed " + std::to_string(inits[i]->seed));
+        }
         plots << "\n";
         for (const char* p : {"gradnorm_steps", "loss_steps", "hgrad_init"}) made.push_back(p + stem + ".svg");
     }

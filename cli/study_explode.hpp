@@ -93,7 +93,8 @@ std::string explode_table(const explode_result& r);
 void write_explode_csvs(const explode_result& r, const std::filesystem::path& dir);
 
 // Writes dir/explode.gp and, when gnuplot is on PATH, runs it in dir: gradnorm_steps_T<T>.svg (pre-clip
-// norm per step, log scale, every clip), loss_steps_T<T>.svg and hgrad_init_T<T>.svg (‖∂L/∂h_t‖ vs t).
+// norm per step, log scale, every clip; first seed), loss_steps_T<T>.svg (first seed) and hgrad_init_T<T>.svg
+// (‖∂L/∂h_t‖ vs t, every seed).
 // Returns one line for the user.
 std::string write_explode_plots(const explode_result& r, const std::filesystem::path& dir);
 

@@ -36,11 +36,15 @@ plot 'explode_steps_T50.dat' using 1:3 with lines ls 1 dt 1 title 'rnn/relu none
      'explode_steps_T50.dat' using 1:11 with lines ls 2 dt 2 title 'rnn/tanh norm', \
      'explode_steps_T50.dat' using 1:13 with lines ls 2 dt 3 title 'rnn/tanh value'
 set output 'hgrad_init_T50.' . ext
-set title '‖∂L/∂h_t‖ at initialisation, ρ(W_{hh}) = 1.5, T = 50'
+set title '‖∂L/∂h_t‖ at initialisation, ρ(W_{hh}) = 1.5, T = 50 (one line per seed)'
 set xlabel 't (time step)'
 set ylabel '‖∂L/∂h_t‖ (log)'
-plot 'explode_hgrad_T50.dat' using 1:2 with lines ls 1 title 'rnn/relu', \
-     'explode_hgrad_T50.dat' using 1:3 with lines ls 2 title 'rnn/tanh'
+plot 'explode_hgrad_T50.dat' using 1:2 with lines ls 1 dt 1 title 'rnn/relu seed 0', \
+     'explode_hgrad_T50.dat' using 1:3 with lines ls 1 dt 2 title 'rnn/relu seed 1', \
+     'explode_hgrad_T50.dat' using 1:4 with lines ls 1 dt 3 title 'rnn/relu seed 2', \
+     'explode_hgrad_T50.dat' using 1:5 with lines ls 2 dt 1 title 'rnn/tanh seed 0', \
+     'explode_hgrad_T50.dat' using 1:6 with lines ls 2 dt 2 title 'rnn/tanh seed 1', \
+     'explode_hgrad_T50.dat' using 1:7 with lines ls 2 dt 3 title 'rnn/tanh seed 2'
 set output 'gradnorm_steps_T100.' . ext
 set title 'Global gradient norm before clipping per step, T = 100, seed 0 (solid: no clipping)'
 set xlabel 'training step'
@@ -62,11 +66,15 @@ plot 'explode_steps_T100.dat' using 1:3 with lines ls 1 dt 1 title 'rnn/relu non
      'explode_steps_T100.dat' using 1:11 with lines ls 2 dt 2 title 'rnn/tanh norm', \
      'explode_steps_T100.dat' using 1:13 with lines ls 2 dt 3 title 'rnn/tanh value'
 set output 'hgrad_init_T100.' . ext
-set title '‖∂L/∂h_t‖ at initialisation, ρ(W_{hh}) = 1.5, T = 100'
+set title '‖∂L/∂h_t‖ at initialisation, ρ(W_{hh}) = 1.5, T = 100 (one line per seed)'
 set xlabel 't (time step)'
 set ylabel '‖∂L/∂h_t‖ (log)'
-plot 'explode_hgrad_T100.dat' using 1:2 with lines ls 1 title 'rnn/relu', \
-     'explode_hgrad_T100.dat' using 1:3 with lines ls 2 title 'rnn/tanh'
+plot 'explode_hgrad_T100.dat' using 1:2 with lines ls 1 dt 1 title 'rnn/relu seed 0', \
+     'explode_hgrad_T100.dat' using 1:3 with lines ls 1 dt 2 title 'rnn/relu seed 1', \
+     'explode_hgrad_T100.dat' using 1:4 with lines ls 1 dt 3 title 'rnn/relu seed 2', \
+     'explode_hgrad_T100.dat' using 1:5 with lines ls 2 dt 1 title 'rnn/tanh seed 0', \
+     'explode_hgrad_T100.dat' using 1:6 with lines ls 2 dt 2 title 'rnn/tanh seed 1', \
+     'explode_hgrad_T100.dat' using 1:7 with lines ls 2 dt 3 title 'rnn/tanh seed 2'
 if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {
   ext = 'png'
   set terminal pngcairo size 760,420 font 'Helvetica,10'
@@ -91,11 +99,15 @@ if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {
        'explode_steps_T50.dat' using 1:11 with lines ls 2 dt 2 title 'rnn/tanh norm', \
        'explode_steps_T50.dat' using 1:13 with lines ls 2 dt 3 title 'rnn/tanh value'
   set output 'hgrad_init_T50.' . ext
-  set title '‖∂L/∂h_t‖ at initialisation, ρ(W_{hh}) = 1.5, T = 50'
+  set title '‖∂L/∂h_t‖ at initialisation, ρ(W_{hh}) = 1.5, T = 50 (one line per seed)'
   set xlabel 't (time step)'
   set ylabel '‖∂L/∂h_t‖ (log)'
-  plot 'explode_hgrad_T50.dat' using 1:2 with lines ls 1 title 'rnn/relu', \
-       'explode_hgrad_T50.dat' using 1:3 with lines ls 2 title 'rnn/tanh'
+  plot 'explode_hgrad_T50.dat' using 1:2 with lines ls 1 dt 1 title 'rnn/relu seed 0', \
+       'explode_hgrad_T50.dat' using 1:3 with lines ls 1 dt 2 title 'rnn/relu seed 1', \
+       'explode_hgrad_T50.dat' using 1:4 with lines ls 1 dt 3 title 'rnn/relu seed 2', \
+       'explode_hgrad_T50.dat' using 1:5 with lines ls 2 dt 1 title 'rnn/tanh seed 0', \
+       'explode_hgrad_T50.dat' using 1:6 with lines ls 2 dt 2 title 'rnn/tanh seed 1', \
+       'explode_hgrad_T50.dat' using 1:7 with lines ls 2 dt 3 title 'rnn/tanh seed 2'
   set output 'gradnorm_steps_T100.' . ext
   set title 'Global gradient norm before clipping per step, T = 100, seed 0 (solid: no clipping)'
   set xlabel 'training step'
@@ -117,10 +129,14 @@ if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {
        'explode_steps_T100.dat' using 1:11 with lines ls 2 dt 2 title 'rnn/tanh norm', \
        'explode_steps_T100.dat' using 1:13 with lines ls 2 dt 3 title 'rnn/tanh value'
   set output 'hgrad_init_T100.' . ext
-  set title '‖∂L/∂h_t‖ at initialisation, ρ(W_{hh}) = 1.5, T = 100'
+  set title '‖∂L/∂h_t‖ at initialisation, ρ(W_{hh}) = 1.5, T = 100 (one line per seed)'
   set xlabel 't (time step)'
   set ylabel '‖∂L/∂h_t‖ (log)'
-  plot 'explode_hgrad_T100.dat' using 1:2 with lines ls 1 title 'rnn/relu', \
-       'explode_hgrad_T100.dat' using 1:3 with lines ls 2 title 'rnn/tanh'
+  plot 'explode_hgrad_T100.dat' using 1:2 with lines ls 1 dt 1 title 'rnn/relu seed 0', \
+       'explode_hgrad_T100.dat' using 1:3 with lines ls 1 dt 2 title 'rnn/relu seed 1', \
+       'explode_hgrad_T100.dat' using 1:4 with lines ls 1 dt 3 title 'rnn/relu seed 2', \
+       'explode_hgrad_T100.dat' using 1:5 with lines ls 2 dt 1 title 'rnn/tanh seed 0', \
+       'explode_hgrad_T100.dat' using 1:6 with lines ls 2 dt 2 title 'rnn/tanh seed 1', \
+       'explode_hgrad_T100.dat' using 1:7 with lines ls 2 dt 3 title 'rnn/tanh seed 2'
 }
 set output
