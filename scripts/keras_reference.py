@@ -11,7 +11,7 @@ Keras does by default for
   K glorot_uniform, R orthogonal, b zeros. Dense: glorot_uniform kernel, zero bias.
 - Adam as Keras writes it: lr_t = lr * sqrt(1 - b2^t) / (1 - b1^t), w -= lr_t * m / (sqrt(v) + 1e-7).
 - fit(): the training set shuffled every epoch, batches of 32 (the last one smaller); the printed
-  epoch loss is the mean of the batch losses; evaluate() is the MSE over the test set.
+  epoch loss is the mean over the epoch's samples (each batch's loss weighted by its size); evaluate() is the MSE over the test set.
 
 Usage: scripts/keras_reference.py [--seeds N] [--epochs E]   (needs python3-torch, python3-numpy:
 XGRAD_FIXTURES=1 scripts/install-deps.sh). Prints one "seed S: Test Loss: L" line per seed and the
