@@ -29,6 +29,7 @@ struct graph_options {
     bool stats = false;
     bool ancestors = true;
     bool fused = false;  // lstm/gru: draw fused cell ops instead of the gates (training uses fused)
+    bool textbook = false;  // each step reads x_t and W_ih itself (recurrent_options::textbook)
     std::uint64_t seed = 0;
 };
 
@@ -42,6 +43,7 @@ int run_graph(const graph_options& o) {
     ro.seed = o.seed;
     ro.dt = dtype::float64;  // tiny sizes; float64 keeps the smallest gradient norms exact
     ro.fused = o.fused;      // gate by gate unless asked: the picture is for reading the cell
+    ro.textbook = o.textbook;
 
     const auto layer = nn::make_recurrent(o.cell, ro);
 
@@ -98,6 +100,9 @@ command add_graph(CLI::App& app) {
         ->capture_default_str();
     sub->add_flag("--fused", o->fused, "lstm/gru: draw each step's cell as the fused ops training records (lstm_state, "
                                        "lstm_output, gru_cell) instead of gate by gate");
+    sub->add_flag("--textbook", o->textbook,
+                  "Record each step as the tutorial writes it, h_t = act(W_ih x_t + W_hh h_{t-1} + b), with x_t and "
+                  "W_ih inside every step (training projects all steps' inputs in one product)");
     sub->add_flag("--collapse", o->collapse, "Draw each time step as one node (for long unrolls)");
     sub->add_option("--collapse-scope", o->collapse_scopes, "Also collapse scopes whose name or path starts with this");
     sub->add_flag("--stats", o->stats, "Show value (and gradient) statistics on every node");

@@ -14,6 +14,7 @@
 #include "commands.hpp"
 #include "study_core.hpp"
 #include "study_explode.hpp"
+#include "study_terms.hpp"
 
 namespace xgrad::cli {
 
@@ -131,6 +132,7 @@ int run_study_command(study_cli& c) {
               << (dir / "curves.csv").string() << " (" << std::fixed << std::setprecision(1) << r.seconds
               << std::defaultfloat << " s of training)\n";
     std::cout << write_study_plots(r, dir) << "\n";
+    std::cout << write_study_terms(c.o, dir) << "\n";
     if (c.dot)
         for (const auto& line : write_study_graphs(c.o, dir)) std::cout << line << "\n";
     return 0;

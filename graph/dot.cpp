@@ -1,5 +1,6 @@
 // write_dot: the tape as a Graphviz digraph (see dot.hpp for what is drawn and why).
 #include "dot.hpp"
+#include "contributions.hpp"
 #include "dot_style.hpp"
 
 #include <algorithm>
@@ -86,6 +87,7 @@ public:
         norm_.assign(n_, -1.0);
         for (std::size_t i = 0; i < n_; ++i)
             if (drawn_[i] && t.grad(i).defined()) norm_[i] = l2_norm(t.grad(i));
+        if (o.view == dot_view::backward) param_terms();
         // Items of each cluster, in tape order; a collapsed scope appears once, at its first node.
         items_.resize(ns);
         collapsed_norm_.assign(ns, -1.0);
@@ -111,6 +113,39 @@ public:
             if (used_[s]) used_[t.scope_at(s).parent] = true;
         }
         for (auto& c : children_) std::reverse(c.begin(), c.end());
+    }
+
+    // Backward view: per edge from a parameter into an op (or a collapsed scope), the norm of the sum
+    // of those uses' terms of ∂L/∂p (use_contribution_at: for W_hh into step t, δ_t·h_{t-1}ᵀ).
+    void param_terms() {
+        // use_contribution_at re-runs one backward rule and restores every state it sets aside: the
+        // tape reads the same afterwards, as a const tape must.
+        tape& tm = const_cast<tape&>(t_);
+        std::map<std::pair<std::string, std::string>, tensor> sums;
+        for (std::size_t j = 0; j < n_; ++j) {
+            const node& nd = t_.at(j);
+            if (!drawn_[j] || nd.kind != node_kind::op || !nd.backward || !nd.requires_grad || norm_[j] < 0) continue;
+            for (std::size_t a = 0; a < nd.inputs.size(); ++a) {
+                const auto i = nd.inputs[a];
+                const node& in = t_.at(i);
+                if (!drawn_[i] || in.kind != node_kind::parameter || !in.requires_grad) continue;
+                if (std::find(nd.inputs.begin(), nd.inputs.begin() + static_cast<std::ptrdiff_t>(a), i) !=
+                    nd.inputs.begin() + static_cast<std::ptrdiff_t>(a))
+                    continue;  // read twice by one op: one term
+                tensor term = use_contribution_at(tm, static_cast<std::uint32_t>(j), i);
+                auto [it, fresh] = sums.emplace(std::make_pair(id_of(i), id_of(j)), tensor());
+                if (fresh) {
+                    it->second = std::move(term);
+                } else {
+                    it->second.visit([&](auto& acc) {
+                        using T = typename std::decay_t<decltype(acc)>::value_type;
+                        const T* b = term.data<T>();
+                        for (std::size_t k = 0; k < acc.size(); ++k) acc.data()[k] += b[k];
+                    });
+                }
+            }
+        }
+        for (const auto& [key, sum] : sums) param_term_[key] = l2_norm(sum);
     }
 
     void write(std::ostream& os) const {
@@ -256,7 +291,15 @@ private:
         }
         for (const auto& e : edges) {
             std::vector<std::string> attrs;
-            if (o_.view == dot_view::backward && e.norm >= 0 && e.src_has_grad) {
+            const auto term = e.from_parameter ? param_term_.find({e.src, e.dst}) : param_term_.end();
+            if (term != param_term_.end()) {
+                // a parameter's use: its term of ∂L/∂p, as label and as width (by bin on the fixed scale)
+                const int b = grad_scale_bin(term->second);
+                attrs.push_back("label=\"" + sci(term->second) + "\"");
+                if (o_.grad_colors)
+                    attrs.push_back(std::string("color=\"") + grad_scale_colors()[static_cast<std::size_t>(b)] + "\"");
+                attrs.push_back("penwidth=" + num(0.6 + 0.45 * b));
+            } else if (o_.view == dot_view::backward && e.norm >= 0 && e.src_has_grad) {
                 attrs.push_back("label=\"" + sci(e.norm) + "\"");
                 if (o_.grad_colors)
                     attrs.push_back(std::string("color=\"") +
@@ -336,6 +379,7 @@ private:
     std::vector<bool> drawn_;
     std::vector<std::uint32_t> target_;                // per scope: the collapsed scope it belongs to (0: none)
     std::vector<double> norm_;                         // per node: ‖grad‖, -1 when none
+    std::map<std::pair<std::string, std::string>, double> param_term_;  // backward view: see param_terms()
     std::vector<std::vector<std::int64_t>> items_;     // per scope: nodes (>= 0) and collapsed scopes (< 0)
     std::vector<double> collapsed_norm_;
     std::vector<std::size_t> collapsed_count_;

@@ -20,7 +20,11 @@
 //   filled by log10 of its gradient's L2 norm on a FIXED scale (the same colour means the same
 //   magnitude in every picture), shown in the legend.
 // - a backward view: the same layout with every edge pointing from an op back to its inputs,
-//   labelled with the norm of the gradient that op passes back, ‖∂L/∂y‖ of its output y.
+//   labelled with the norm of the gradient that op passes back, ‖∂L/∂y‖ of its output y; except an
+//   edge from a parameter p, labelled with that use's own term of ∂L/∂p (graph/contributions.hpp),
+//   e.g. ‖δ_t·h_{t-1}ᵀ‖ for W_hh into step t (the terms of BPTT, which sum to ∂L/∂W_hh), and drawn
+//   as wide as that norm's bin on the fixed scale (penwidth 0.6 + 0.45·bin). Into a collapsed scope,
+//   the norm of the sum of the uses' terms in it.
 // - collapse: every scope whose name or path starts with one of the given prefixes ("t=") is drawn
 //   as a single node, so a 100-step unroll stays readable.
 // graph/ knows no particular op: labels come from node.op_name (the registry name).
@@ -44,7 +48,7 @@ struct dot_options {
     bool value_stats = false;            // values (tiny tensors) or min/mean/max on each node
     bool grad_stats = false;             // ‖g‖ and max|g| on each node that has a gradient
     bool grad_colors = false;            // fill nodes by log10 ‖g‖ on the fixed scale below
-    dot_view view = dot_view::forward;   // backward: edges reversed, labelled with ‖∂L/∂y‖
+    dot_view view = dot_view::forward;   // backward: edges reversed, labelled with ‖∂L/∂y‖ (from a parameter: its term)
     std::vector<std::string> collapse;   // scope name/path prefixes drawn as one node ("t=")
     bool legend = true;
     bool left_to_right = true;           // rankdir=LR: time flows left to right

@@ -52,7 +52,8 @@ void write_dot_legend(std::ostream& os, const dot_options& o_) {
         os << "    legend_scale [shape=plaintext, label=<<table border=\"0\" cellborder=\"1\" cellspacing=\"0\" "
               "cellpadding=\"3\"><tr><td colspan=\""
            << grad_scale_bins << "\">"
-           << (o_.view == dot_view::backward ? "backward view: arrows carry dL/dy back to the inputs<br/>" : "")
+           << (o_.view == dot_view::backward ? "backward view: arrows carry dL/dy back to the inputs; from a parameter W,<br/>"
+                                                 "that use's term of dL/dW (label and width)<br/>" : "")
            << "fill: gradient norm |dL/dx| (fixed log10 scale; white: no gradient)</td></tr><tr>";
         for (int b = 0; b < grad_scale_bins; ++b) {
             std::string text;

@@ -207,6 +207,7 @@ public:
 private:
     friend class var;
     friend class backward_ctx;
+    friend struct use_contribution_access;  // graph/contributions.cpp: one rule re-run, its finishers
     void sweep(std::uint32_t root);  // the reverse loop, once the root's gradient is seeded
     void finish_leaf(std::uint32_t leaf, bool anomaly);
     void check_parameter_leaves(std::uint32_t root) const;

@@ -1,7 +1,9 @@
 #include "recurrent.hpp"
 
+#include <algorithm>
 #include <optional>
 
+#include "../graph/contributions.hpp"
 #include "../ops/ops.hpp"
 
 namespace xgrad::nn {
@@ -90,14 +92,19 @@ var recurrent_base::recur_at(const var& h, const var& a, std::size_t t, std::siz
     return xgrad::linear_at(h, layers_[l].w_hh, a, t);
 }
 
+var recurrent_base::textbook_gates(const var& x_t, const var& h, std::size_t l) const {
+    return project(x_t, l) + recur(h, l);
+}
+
 var recurrent_base::recur(const var& h, std::size_t l) const {
     const auto& p = layers_[l];
     return opt_.bias ? xgrad::linear(h, p.w_hh, p.b_hh) : xgrad::linear(h, p.w_hh);
 }
 
 // The loop shared by the three layers: for each layer, project the whole input sequence once (a),
-// then step through time with `step(l, a, t) -> h`, stacking the outputs a later layer (or the
-// caller, with return_sequences) needs.
+// then step through time with `step(l, a, t, x_t) -> h`, stacking the outputs a later layer (or the
+// caller, with return_sequences) needs. textbook: no projection (a undefined); each step gets its
+// x_t (select(x, 1, t) in layer 0, recorded in the step's scope; the layer below's h_t above it).
 template <class Step>
 static var run_layers(const recurrent_base& self, const recurrent_options& opt, const var& x,
                       std::vector<var>& final_h, std::vector<var>& step_h, Step&& step) {
@@ -105,10 +112,12 @@ static var run_layers(const recurrent_base& self, const recurrent_options& opt, 
     final_h.clear();
     const std::size_t T = x.shape()[1];
     var seq = x, out;
+    std::vector<var> below;  // textbook, l > 0: the layer below's h_t
     for (std::size_t l = 0; l < opt.num_layers; ++l) {
         std::optional<scope> in_layer;
         if (opt.num_layers > 1) in_layer.emplace("l=" + std::to_string(l));
         const var a = step.project(seq, l);
+        const bool feed = opt.textbook && l + 1 < opt.num_layers;  // the next layer reads the steps
         const bool keep = l + 1 < opt.num_layers || opt.return_sequences;
         std::vector<var> hs;
         if (keep) hs.reserve(T);
@@ -117,13 +126,16 @@ static var run_layers(const recurrent_base& self, const recurrent_options& opt, 
         var h;
         for (std::size_t t = 0; t < T; ++t) {
             scope at("t=" + std::to_string(t));
-            h = step(l, a, t);
+            var x_t;
+            if (opt.textbook) x_t = l == 0 ? select(x, 1, t) : below[t];
+            h = step(l, a, t, x_t);
             if (keep) hs.push_back(h);
             step_h.push_back(h);
         }
         final_h.push_back(h);
-        out = keep ? stack(hs, 1) : h;
+        out = feed || !keep ? h : stack(hs, 1);
         seq = out;
+        if (feed) below = std::move(hs);
     }
     return out;
 }
@@ -158,10 +170,11 @@ var rnn::operator()(const var& x, const std::vector<var>& h0) {
         var h;
         var project(const var& seq, std::size_t l) {
             h = self.initial(h0, l, seq.shape()[0], seq.dtype());
-            return self.project_summed_biases(seq, l);
+            return self.opt_.textbook ? var() : self.project_summed_biases(seq, l);
         }
-        var operator()(std::size_t l, const var& a, std::size_t t) {
-            var pre = self.recur_at(h, a, t, l);  // h·W_hhᵀ + (x_t·W_ihᵀ + b_ih + b_hh)
+        var operator()(std::size_t l, const var& a, std::size_t t, const var& x_t) {
+            // h·W_hhᵀ + (x_t·W_ihᵀ + b_ih + b_hh); textbook: (x_t·W_ihᵀ + b_ih) + (h·W_hhᵀ + b_hh)
+            var pre = self.opt_.textbook ? self.textbook_gates(x_t, h, l) : self.recur_at(h, a, t, l);
             h = self.opt_.activation == "tanh" ? tanh(pre) : activation(self.opt_.activation, pre);
             return h;
         }
@@ -186,11 +199,12 @@ var lstm::operator()(const var& x, const std::vector<var>& h0, const std::vector
             if (l > 0) self.final_c_.push_back(c);
             h = self.initial(h0, l, seq.shape()[0], seq.dtype());
             c = self.initial(c0, l, seq.shape()[0], seq.dtype());
-            return self.project_summed_biases(seq, l);
+            return self.opt_.textbook ? var() : self.project_summed_biases(seq, l);
         }
-        var operator()(std::size_t l, const var& a, std::size_t t) {
+        var operator()(std::size_t l, const var& a, std::size_t t, const var& x_t) {
             const std::size_t H = self.opt_.hidden_size;
-            var g = self.recur_at(h, a, t, l);  // [batch, 4H]: i, f, g, o
+            // [batch, 4H]: i, f, g, o
+            var g = self.opt_.textbook ? self.textbook_gates(x_t, h, l) : self.recur_at(h, a, t, l);
             if (self.opt_.fused) {
                 c = lstm_state(g, c);  // c_t = f⊙c_{t-1} + i⊙g
                 h = lstm_output(g, c);  // h_t = o⊙tanh(c_t)
@@ -225,13 +239,15 @@ var gru::operator()(const var& x, const std::vector<var>& h0) {
         var h;
         var project(const var& seq, std::size_t l) {
             h = self.initial(h0, l, seq.shape()[0], seq.dtype());
-            return self.project(seq, l);
+            return self.opt_.textbook ? var() : self.project(seq, l);
         }
-        var operator()(std::size_t l, const var& a, std::size_t t) {
+        var operator()(std::size_t l, const var& a, std::size_t t, const var& x_t) {
             const std::size_t H = self.opt_.hidden_size;
-            // fused: x_t's r, z, n read in place from a[:, t]; h's r, z, n from h·W_hhᵀ + b_hh
+            // fused: x_t's r, z, n read in place from a[:, t] (textbook: x_t·W_ihᵀ + b_ih of this step);
+            // h's r, z, n from h·W_hhᵀ + b_hh
+            if (self.opt_.fused && self.opt_.textbook) return h = gru_cell(self.project(x_t, l), self.recur(h, l), h);
             if (self.opt_.fused) return h = gru_cell_at(a, self.recur(h, l), h, t);
-            var a_t = select(a, 1, t);   // [batch, 3H]: x_t's r, z, n
+            var a_t = self.opt_.textbook ? self.project(x_t, l) : select(a, 1, t);  // [batch, 3H]: x_t's r, z, n
             var r_t = self.recur(h, l);  // [batch, 3H]: r, z, n
             var rz = sigmoid(slice(a_t, 1, 0, 2 * H) + slice(r_t, 1, 0, 2 * H));
             var r = slice(rz, 1, 0, H);
@@ -242,6 +258,88 @@ var gru::operator()(const var& x, const std::vector<var>& h0) {
         }
     } step{*this, h0, {}};
     return run_layers(*this, opt_, x, final_h_, step_h_, step);
+}
+
+}  // namespace xgrad::nn
+
+namespace xgrad::nn {
+
+namespace {
+// k of the innermost scope "t=<k>" around node i, or npos.
+constexpr std::size_t no_step = ~std::size_t{0};
+std::size_t step_of(const tape& t, std::uint32_t i) {
+    for (std::uint32_t s = t.at(i).scope; s != 0; s = t.scope_at(s).parent) {
+        const std::string& name = t.scope_at(s).name;
+        if (name.size() < 3 || name.compare(0, 2, "t=") != 0 ||
+            name.find_first_not_of("0123456789", 2) != std::string::npos)
+            continue;
+        return std::stoul(name.substr(2));
+    }
+    return no_step;
+}
+
+void add_into(tensor& acc, const tensor& term) {
+    acc.visit([&](auto& a) {
+        using T = typename std::decay_t<decltype(a)>::value_type;
+        const T* b = term.data<T>();
+        T* d = a.data();
+        for (std::size_t k = 0; k < a.size(); ++k) d[k] += b[k];
+    });
+}
+
+// The output gradient g [batch, steps, f] kept at rows [:, k] only.
+tensor step_rows(const tensor& g, std::size_t k) {
+    tensor m = tensor::zeros(g.shape(), g.dtype());
+    const std::size_t B = g.shape()[0], S = g.shape()[1], F = g.size() / (B * S);
+    m.visit([&](auto& a) {
+        using T = typename std::decay_t<decltype(a)>::value_type;
+        const T* src = g.data<T>();
+        T* dst = a.data();
+        for (std::size_t b = 0; b < B; ++b)
+            std::copy_n(src + (b * S + k) * F, F, dst + (b * S + k) * F);
+    });
+    return m;
+}
+}  // namespace
+
+std::vector<tensor> step_terms(tape& t, const parameter& w, std::size_t steps) {
+    std::vector<tensor> out;
+    out.reserve(steps);
+    for (std::size_t k = 0; k < steps; ++k) out.push_back(tensor::zeros(w.shape(), w.dtype()));
+    for (const auto& u : use_contributions(t, w)) {
+        const std::size_t k = step_of(t, u.node);
+        if (k != no_step && k < steps) {
+            add_into(out[k], u.term);
+            continue;
+        }
+        const tensor& y = t.value(u.node);
+        if (k != no_step || y.dim() != 3 || y.shape()[1] != steps || y.shape()[0] == 0)
+            throw argument_error("nn::step_terms: '" + std::string(t.at(u.node).op_name) + "' (" + t.where(u.node) +
+                                 ", output " + shape_str(y.shape()) + ") reads '" + w.name() +
+                                 "' outside the time steps 0.." + std::to_string(steps - 1) +
+                                 " and its output is no sequence [batch, " + std::to_string(steps) +
+                                 ", ...] to split by step; pass the number of steps of the layer's latest call");
+        const tensor& g = t.grad(u.node);
+        for (std::size_t s = 0; s < steps; ++s) {
+            const tensor rows = step_rows(g, s);
+            add_into(out[s], use_contribution_of(t, u.node, w, &rows));
+        }
+    }
+    return out;
+}
+
+std::vector<tensor> recurrent_base::step_terms(const parameter& w) const {
+    bool mine = false;
+    for (const auto& p : layers_)
+        for (const parameter* q : {&p.w_ih, &p.w_hh, &p.b_ih, &p.b_hh})
+            if (q->state_ptr() && q->same_as(w)) mine = true;
+    if (!mine)
+        throw argument_error("nn::" + type_name() + "::step_terms: '" + w.name() +
+                             "' is not a parameter of this layer; pass layer(l).w_hh or layer(l).w_ih");
+    if (step_h_.empty() || step_h_.front().is_stale())
+        throw argument_error("nn::" + type_name() + "::step_terms: no forward pass on a live tape; call the layer, "
+                             "then backward(), then step_terms()");
+    return nn::step_terms(step_h_.front().owner(), w, step_h_.size());
 }
 
 }  // namespace xgrad::nn

@@ -15,6 +15,15 @@
 // (the cell ops' maths: their rows in ops/registry.hpp, listed in docs/ops.md)
 // The forward runs under scope("rnn"|"lstm"|"gru"), then scope("l=<l>") when num_layers > 1, then
 // scope("t=<k>") for each time step; the input projection of a layer sits in the layer's scope.
+// With textbook = true there is no projection of the whole sequence: each step reads its own x_t
+// (select(x, 1, t) in layer 0, the layer below's h_t above it) and records, inside scope t=<k>,
+//   rnn   h_t = act((x_t·W_ihᵀ + b_ih) + (h_{t-1}·W_hhᵀ + b_hh))     the tutorial's h_t = σ(W_xh·x_t + W_hh·h_{t-1} + b)
+//   lstm  gates = (x_t·W_ihᵀ + b_ih) + (h_{t-1}·W_hhᵀ + b_hh), then the cell as above
+//   gru   h_t = gru_cell(x_t·W_ihᵀ + b_ih, h_{t-1}·W_hhᵀ + b_hh, h_{t-1})
+// the same maths as training's recording, in another order of additions (equal to rounding).
+//
+// The terms of backpropagation through time, read from the tape after backward (step_terms()):
+// ∂L/∂W_hh = Σ_t δ_t·h_{t-1}ᵀ and ∂L/∂W_ih = Σ_t δ_t·x_tᵀ, δ_t the gradient of step t's gates.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -44,6 +53,9 @@ struct recurrent_options {
     // one pass over the gates forward and backward). false records it gate by gate (slices, sigmoid,
     // tanh, products), the graph to draw when teaching; both give the same values to rounding.
     bool fused = true;
+    // Each step records its own input product x_t·W_ihᵀ + b_ih (the textbook picture, see above)
+    // instead of one projection of the whole sequence (faster: one product for all steps).
+    bool textbook = false;
 };
 
 // What rnn, lstm and gru share: options, parameters, input checks, the final states, and a call that
@@ -74,6 +86,11 @@ public:
     };
     const layer_params& layer(std::size_t l) const { return layers_.at(l); }
 
+    // After backward() on the tape of the latest call: entry t (t = 0 .. T-1) is time step t's term
+    // of the gradient that pass gave w, one of this layer's parameters (see nn::step_terms);
+    // for weight_hh δ_t·h_{t-1}ᵀ, for weight_ih δ_t·x_tᵀ. Σ_t = that pass's ∂L/∂w.
+    std::vector<tensor> step_terms(const parameter& w) const;
+
 protected:
     recurrent_base(std::string type, const recurrent_options& opt, std::size_t gates);
     // Checks x [batch, time, input] and the initial states; returns batch and time.
@@ -83,6 +100,8 @@ protected:
     // x·W_ihᵀ + b_ih for every time step at once: [batch, time, G·H].
     var project(const var& x, std::size_t l) const;  // x·W_ihᵀ + b_ih: [batch, time, G·H]
     var recur(const var& h, std::size_t l) const;     // h·W_hhᵀ + b_hh: [batch, G·H]
+    // textbook: one step's (x_t·W_ihᵀ + b_ih) + (h·W_hhᵀ + b_hh): [batch, G·H]
+    var textbook_gates(const var& x_t, const var& h, std::size_t l) const;
     // rnn and lstm add the two projections, so their biases go in once: a = x·W_ihᵀ + (b_ih + b_hh) for
     // the whole sequence, then each step is one op, h·W_hhᵀ + a[:, t] (linear_at: step t of a read in
     // place).
@@ -124,5 +143,17 @@ public:
 
 // The layer of that cell name: "rnn", "lstm" or "gru"; throws argument_error for any other name.
 std::unique_ptr<recurrent_base> make_recurrent(std::string_view cell, const recurrent_options& opt);
+
+// Each time step's term of the gradient the latest backward on t gave w (any parameter, usually a
+// recurrent layer's weight): entry k is the sum of the terms (xgrad::use_contributions) of the ops
+// reading w under a scope "t=<k>" (the innermost), k < steps. An op reading w outside every step
+// scope whose output is a sequence [batch, steps, ...] (training's input projection, all steps in
+// one product) has its term split by time: entry k gets the term of its output gradient's rows
+// [:, k] alone (the op's backward rule run once per step, its output gradient zero elsewhere).
+// Σ_k entry k = the gradient of that pass (up to the order of the additions).
+// Throws argument_error when w has no leaf on t, or an op reads w outside a step scope and its
+// output is not such a sequence: e.g. the biases of rnn and lstm in training's recording (b_ih + b_hh
+// is added once for all steps); with recurrent_options::textbook each step reads them itself.
+std::vector<tensor> step_terms(tape& t, const parameter& w, std::size_t steps);
 
 }  // namespace xgrad::nn

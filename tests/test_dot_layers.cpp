@@ -2,8 +2,12 @@
 // weight_hh fanning out into every step; and the example of docs/graphs.md.
 #include <doctest/doctest.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <regex>
+#include <sstream>
 
 #include <xgrad/xgrad.hpp>
 
@@ -80,6 +84,50 @@ TEST_CASE("dot: two stacked layers nest the steps inside l=0 and l=1") {
     CHECK(count(dot, "[label=\"l=") == 2);
     CHECK(count(dot, "  " + id_of_parameter(dot, "weight_hh_l1") + " -> ") == 3);
     check_parses(dot);
+}
+
+// The backward view of a 3-step tanh rnn: each edge from weight_hh_l0 into step t carries that step's
+// term ‖δ_t·h_{t-1}ᵀ‖ (0 at t = 0, h_{-1} = 0), read from the tape; compared with a golden file and with
+// nn::step_terms. Set XGRAD_UPDATE_GOLDEN=1 to rewrite the golden file after an intended change.
+TEST_CASE("dot: golden backward view of an rnn, weight edges labelled with each step's BPTT term") {
+    for (bool textbook : {false, true}) {
+        CAPTURE(textbook);
+        nn::rnn layer({.input_size = 1, .hidden_size = 2, .seed = 4, .dt = dtype::float64, .textbook = textbook});
+        tape t;
+        var loss = mean(square(layer(input(randn({1, 3, 1}, 2, dtype::float64), "x"))));
+        loss.backward();
+        dot_options d;
+        d.root = loss;
+        d.only_ancestors = true;
+        d.grad_colors = true;
+        d.legend = false;
+        d.view = dot_view::backward;
+        d.collapse = {"t=2"};  // a collapsed step: its edge carries the sum of the step's terms
+        const std::string dot = to_dot(t, d);
+        const auto file = std::filesystem::path(XGRAD_TEST_DATA) / "golden" /
+                          (textbook ? "rnn_terms_textbook.dot" : "rnn_terms_backward.dot");
+        if (std::getenv("XGRAD_UPDATE_GOLDEN")) std::ofstream(file, std::ios::binary) << dot;
+        std::ifstream f(file, std::ios::binary);
+        std::stringstream want;
+        want << f.rdbuf();
+        CHECK(want.str() == dot);
+        for (const auto* w : {&layer.layer(0).w_hh, &layer.layer(0).w_ih}) {
+            const std::string id = id_of_parameter(dot, w->name());
+            const auto terms = layer.step_terms(*w);
+            std::size_t labelled = 0;
+            for (std::size_t k = 0; k < terms.size(); ++k) {
+                char label[32];
+                std::snprintf(label, sizeof label, "%.2e", l2_norm(terms[k]));
+                const std::string text = std::regex_replace(std::string(label), std::regex("[.+]"), "\\$&");
+                const std::regex edge("\\n  " + id + " -> [ns][0-9]+ \\[label=\"" + text + "\"");
+                labelled += std::regex_search(dot, edge);
+            }
+            // training: W_ih is read once, by the projection of all steps, so one edge (its whole term)
+            CHECK(labelled >= (textbook || w == &layer.layer(0).w_hh ? 3u : 0u));
+        }
+        CHECK(dot.find("label=\"0.00e+00\", color=\"#ffffcc\", penwidth=0.6") != std::string::npos);  // t = 0
+        check_parses(dot);
+    }
 }
 
 TEST_CASE("dot: the docs/graphs.md example") {

@@ -10,6 +10,7 @@
 #include "graph/broadcast.hpp"
 #include "graph/gradcheck.hpp"
 #include "graph/dot.hpp"
+#include "graph/contributions.hpp"
 #include "graph/process.hpp"
 #include "ops/registry.hpp"
 #include "ops/ops.hpp"
