@@ -411,6 +411,7 @@ std::vector<std::string> write_study_graphs(const study_options& o, const std::f
         mo.hidden = o.hidden;
         mo.seed = o.seeds.front();
         mo.dt = dtype::float64;  // keeps the smallest gradient norms exact
+        mo.textbook = true;      // the picture students know: x_t and W_xh inside every step
         nn::sequence_regressor model(mo);
         const auto batch = nn::sum_task(2, steps, 987654321, dtype::float64);
         tape t;

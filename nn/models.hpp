@@ -30,6 +30,7 @@ struct sequence_regressor_options {
     std::uint64_t seed = 0;           // the cell's; the head's is seed + 1
     dtype dt = dtype::float32;
     bool fused = true;  // lstm/gru: fused cell ops (recurrent_options::fused)
+    bool textbook = false;  // each step reads its own x_t and W_ih (recurrent_options::textbook; same numbers)
 };
 
 // cell(x)[last step] -> linear head. Parameters: "rnn.*" (or "lstm.*", "gru.*") and "head.weight/bias".
