@@ -376,7 +376,9 @@ npz_reader::npz_reader(const std::string& path) : impl_(std::make_unique<impl>()
         if (have != m.data_bytes)
             bad_member(path, member, "shape " + shape_str(h.shape) + " of " + npy_dtype_name(h.descr) + " needs " +
                                          std::to_string(m.data_bytes) + " data bytes, the member has " +
-                                         std::to_string(have) + (have < m.data_bytes ? " (truncated)" : ""));
+                                         std::to_string(have) +
+                                         (have < m.data_bytes ? " (truncated)"
+                                                              : " in the ZIP directory; the archive is damaged or crafted: re-save it"));
         impl_->by_name[m.name] = impl_->members.size();
         impl_->members.push_back(std::move(m));
         impl_->zip_index.push_back(zi);

@@ -41,3 +41,36 @@ def checkpoint(path, hidden_meta, nan_bias=False):
 
 checkpoint('charlm_hidden12000.npz', 12000)
 checkpoint('charlm_nan.npz', 2, nan_bias=True)
+
+# Hostile archives for ../fuzz/regressions (seeds of the fuzzer, replayed by tests/test_hostile_load.cpp).
+import os
+import zlib
+
+reg = os.path.join('..', 'fuzz', 'regressions')
+
+
+def raw_zip(path, members):
+    """members: (name, stored bytes, declared uncompressed size, method, crc); written byte by byte so the
+    sizes and names can be ones zipfile would refuse."""
+    out, cd = b'', b''
+    for name, data, usize, method, crc in members:
+        common = struct.pack('<HHHHHIIIHH', 20, 0, method, 0, 0x21, crc, len(data), usize, len(name), 0)
+        cd += b'PK\x01\x02' + struct.pack('<H', 20) + common + struct.pack('<HHHII', 0, 0, 0, 0, len(out)) + name
+        out += b'PK\x03\x04' + common + name + data
+    out += cd + b'PK\x05\x06' + struct.pack('<HHHHIIH', 0, 0, len(members), len(members), len(cd), len(out), 0)
+    with open(path, 'wb') as f:
+        f.write(out)
+
+
+def deflated(b):
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return c.compress(b) + c.flush()
+
+
+one = npy((1,), [1.0])
+bomb = one + b'\0' * (64 << 20)  # 64 MiB beyond the 4 bytes its header declares
+raw_zip(os.path.join(reg, 'bomb_lying_size.npz'), [(b'w.npy', deflated(bomb), len(one), 8, zlib.crc32(bomb))])
+raw_zip(os.path.join(reg, 'bomb_true_size.npz'), [(b'w.npy', deflated(bomb), len(bomb), 8, zlib.crc32(bomb))])
+raw_zip(os.path.join(reg, 'duplicate_member.npz'), [(b'a.npy', one, len(one), 0, zlib.crc32(one))] * 2)
+v2 = b'\x93NUMPY\x02\x00' + struct.pack('<I', 0x80000000) + one[10:]
+raw_zip(os.path.join(reg, 'header_length_2GiB.npz'), [(b'a.npy', v2, len(v2), 0, zlib.crc32(v2))])
