@@ -35,8 +35,8 @@ def checkpoint(path, hidden_meta, nan_bias=False):
         'meta.embed': npy((), [float(E)], 'd'),
     }
     with zipfile.ZipFile(path, 'w', zipfile.ZIP_DEFLATED) as z:
-        for k, v in arrays.items():
-            z.writestr(k + '.npy', v)
+        for k, v in arrays.items():  # fixed timestamps: the same bytes on every run
+            z.writestr(zipfile.ZipInfo(k + '.npy', date_time=(1980, 1, 1, 0, 0, 0)), v, zipfile.ZIP_DEFLATED)
 
 
 checkpoint('charlm_hidden12000.npz', 12000)
