@@ -32,6 +32,7 @@ struct generate_config {
     double temperature = 0.8;
     std::uint64_t seed = 0;
     bool quiet = false;
+    bool allow_nonfinite = false;  // --load: accept NaN/inf weights (forensics)
 };
 
 std::string fixed(double x, int digits) {
@@ -111,7 +112,7 @@ int run_sample_mode(const generate_config& c) {
     if (!(c.temperature >= 0) || !std::isfinite(c.temperature))
         throw argument_error("--temperature must be >= 0 (0 = greedy, small = nearly greedy, 1 = the model's own "
                              "distribution), got " + std::to_string(c.temperature));
-    auto model = nn::load_char_model(c.load);
+    auto model = nn::load_char_model(c.load, {.allow_nonfinite = c.allow_nonfinite});
     for (char ch : c.prime)  // a clear error before anything is printed
         if (!model->vocab().contains(ch))
             throw argument_error("--prime: character " + nn::describe_char(ch) + " is not in the vocabulary of '" + c.load +
@@ -170,7 +171,9 @@ command add_generate(CLI::App& app) {
         sg->add_option("--prime", c->prime, "Text the model reads first (printed before the sample; empty: a newline)"),
         sg->add_option("--length", c->length, "Characters to generate")->check(CLI::Range(0, 100000000))->capture_default_str(),
         sg->add_option("--temperature", c->temperature, "Sampling temperature: softmax(logits / T); 0 = greedy")->capture_default_str(),
-        sg->add_option("--eval", c->eval, "Also print the bits per character of the model on this text file")};
+        sg->add_option("--eval", c->eval, "Also print the bits per character of the model on this text file"),
+        sg->add_flag("--allow-nonfinite", c->allow_nonfinite,
+                     "Load a checkpoint whose weights hold NaN or infinity (inspecting a diverged run); refused otherwise")};
     for (auto* o : sampling) o->needs(load)->excludes(train);
     sub->add_option("--seed", c->seed, "Seed of initialisation (--train) or sampling (--load)")->capture_default_str();
     sub->add_flag("--quiet,-q", c->quiet, "--train: print only the final bits-per-character line");

@@ -174,17 +174,58 @@ void save_char_model(const std::string& path, const char_model& model) {
     save_checkpoint(path, model, nullptr, so);
 }
 
-std::unique_ptr<char_model> load_char_model(const std::string& path) {
+namespace {
+
+// One parameter of the char_model a checkpoint's metadata describes: its name, the shape the metadata
+// implies, and the metadata keys that shape depends on.
+struct expected_array {
+    std::string name;
+    shape_t shape;
+    std::string keys;
+};
+
+// Mirrors char_model's constructor (embedding [V, E], one lstm|gru layer with G = 4|3 gates in
+// PyTorch's layout, linear head [V, H] + [V]); tests compare it with a built model's parameters.
+std::vector<expected_array> expected_arrays(const char_model_options& o, std::size_t V) {
+    const std::size_t H = o.hidden, E = o.embed, GH = (o.cell == "lstm" ? 4 : 3) * H;
+    const std::string c = o.cell;
+    return {{"embed.weight", {V, E}, "meta.vocab, meta.embed"},
+            {c + ".weight_ih_l0", {GH, E}, "meta.cell, meta.hidden, meta.embed"},
+            {c + ".weight_hh_l0", {GH, H}, "meta.cell, meta.hidden"},
+            {c + ".bias_ih_l0", {GH}, "meta.cell, meta.hidden"},
+            {c + ".bias_hh_l0", {GH}, "meta.cell, meta.hidden"},
+            {"head.weight", {V, H}, "meta.vocab, meta.hidden"},
+            {"head.bias", {V}, "meta.vocab"}};
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, shape_t>> char_model_parameter_shapes(const char_model_options& o, std::size_t vocab_size) {
+    std::vector<std::pair<std::string, shape_t>> out;
+    for (auto& e : expected_arrays(o, vocab_size)) out.emplace_back(e.name, e.shape);
+    return out;
+}
+
+std::unique_ptr<char_model> load_char_model(const std::string& path, const load_options& options) {
     if (!std::filesystem::exists(path))
         throw checkpoint_io_error("model checkpoint '" + path + "' does not exist (train one with: xgrad generate --train --save " + path + ")");
-    const auto meta = read_metadata(path);
+    const npz_reader file(path);  // headers only; the one pass over the archive
+    const auto bad = [&](const std::string& why) {
+        return checkpoint_error("'" + path + "' is not an `xgrad generate` (charlm) checkpoint: " + why);
+    };
+    // Metadata headers first: scalars and a vocabulary of at most 256 codes, so reading them is bounded.
+    for (const auto& m : file.members()) {
+        if (m.name.rfind(metadata_prefix, 0) != 0) continue;
+        const bool vocab = m.name == "meta.vocab";
+        if (vocab ? m.shape.size() != 1 || m.shape[0] < 2 || m.shape[0] > 256 : !m.shape.empty())
+            throw bad("'" + m.name + "' has shape " + shape_str(m.shape) +
+                      (vocab ? "; meta.vocab must hold 2..256 byte codes" : "; it must be a scalar"));
+    }
+    const auto meta = read_metadata(file);
     const auto find = [&](const std::string& name) -> const tensor* {
         for (auto& [n, t] : meta)
             if (n == name) return &t;
         return nullptr;
-    };
-    const auto bad = [&](const std::string& why) {
-        return checkpoint_error("'" + path + "' is not an `xgrad generate` (charlm) checkpoint: " + why);
     };
     if (!find("charlm") || !find("vocab")) throw bad("it has no meta.charlm / meta.vocab arrays");
     const auto whole = [&](const std::string& name, double lo, double hi) {
@@ -196,7 +237,6 @@ std::unique_ptr<char_model> load_char_model(const std::string& path) {
     };
     if (whole("charlm", 0, 1e9) != 1) throw bad("unknown format version meta.charlm = " + std::to_string(find("charlm")->item()));
     const tensor& codes = *find("vocab");
-    if (codes.dim() != 1 || codes.size() < 2 || codes.size() > 256) throw bad("meta.vocab must hold 2..256 byte codes");
     std::string chars;
     for (std::size_t i = 0; i < codes.size(); ++i) {
         const double c = codes.flat(i);
@@ -213,8 +253,23 @@ std::unique_ptr<char_model> load_char_model(const std::string& path) {
     o.cell = whole("cell", 0, 1) == 0 ? "lstm" : "gru";
     o.hidden = whole("hidden", 1, 1 << 20);
     o.embed = whole("embed", 1, 1 << 20);
+    // The metadata must agree with the stored arrays' headers before the model (whose size the
+    // metadata sets) is built: a file cannot make the loader allocate more than it holds.
+    const std::string described = "meta.cell = " + o.cell + ", meta.hidden = " + std::to_string(o.hidden) +
+                                  ", meta.embed = " + std::to_string(o.embed) + ", meta.vocab of " +
+                                  std::to_string(v.size()) + " characters";
+    for (const auto& e : expected_arrays(o, v.size())) {
+        const std::size_t i = file.find(e.name);
+        if (i == npz_reader::npos)
+            throw bad("it has no array '" + e.name + "', which its metadata (" + described + ") implies");
+        if (file.members()[i].shape != e.shape)
+            throw checkpoint_error("checkpoint '" + path + "': its metadata (" + e.keys + ") does not fit the array '" +
+                                   e.name + "': " + described + " needs " + shape_str(e.shape) + ", the file holds " +
+                                   shape_str(file.members()[i].shape) +
+                                   "; the file was edited or damaged: nothing was built (re-save it with xgrad generate --train)");
+    }
     auto m = std::make_unique<char_model>(o, std::move(v));
-    load_checkpoint(path, *m);  // strict: every parameter must fit
+    load_checkpoint(file, *m, nullptr, options);  // every parameter must fit (strict unless options say otherwise)
     return m;
 }
 

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "checkpoint.hpp"
 #include "models.hpp"
 
 namespace xgrad::nn {
@@ -70,8 +71,15 @@ std::string sample(char_model& model, const std::string& prime, std::size_t leng
 // codes, float64 [V]), meta.cell (0 = lstm, 1 = gru), meta.hidden, meta.embed (0-d float64) and
 // meta.charlm (the format version, 1).
 void save_char_model(const std::string& path, const char_model& model);
-// Builds the model from the metadata, then loads the parameters (strict). Throws checkpoint errors,
-// and checkpoint_error when the file is not such a checkpoint.
-std::unique_ptr<char_model> load_char_model(const std::string& path);
+// Reads the archive once: the arrays' headers, then the metadata (bounded: scalars and at most 256
+// codes), checks that the metadata implies exactly the stored arrays' shapes (else checkpoint_error
+// naming the file, the metadata keys and the array, before anything is built), builds the model and
+// loads the parameters (load_checkpoint with `options`: strict, finite values unless allowed).
+// Throws checkpoint errors, and checkpoint_error when the file is not such a checkpoint.
+std::unique_ptr<char_model> load_char_model(const std::string& path, const load_options& options = {});
+
+// The parameters (names, shapes) of a char_model with these options and vocabulary size, computed
+// without building it: what load_char_model expects the file to hold.
+std::vector<std::pair<std::string, shape_t>> char_model_parameter_shapes(const char_model_options& o, std::size_t vocab_size);
 
 }  // namespace xgrad::nn

@@ -9,7 +9,12 @@
 //
 // Saving is atomic (see npz.hpp): a failed or interrupted save never damages the previous file.
 //
-// Loading checks every name, shape and dtype before changing anything. A strict load (the default)
+// Loading checks every name, shape and dtype from the arrays' .npy headers before inflating any data
+// (npz_reader): an array that does not fit, or that the model does not use, is never inflated, so a
+// load never allocates more than the model (and optimizer) being loaded hold. Then the data of what
+// fits is read and checked: no NaN or infinity in a parameter (load_options::allow_nonfinite), and
+// the optimizer state must pass optimizer::check_state. Only then is anything assigned.
+// A strict load (the default)
 // throws checkpoint_mismatch_error listing, in one message, every missing, unexpected, wrong-shape and
 // wrong-dtype name, and changes nothing. A non-strict load assigns what fits and returns a report of
 // what it skipped (fine-tuning with a new head). Optimizer state is only read when an optimizer is
@@ -57,6 +62,15 @@ struct save_options {
 
 struct load_options {
     bool strict = true;
+    // Load parameters holding NaN or infinite values (forensics of a diverged run). Without it such a
+    // parameter is refused with checkpoint_nonfinite_error; optimizer state is always checked.
+    bool allow_nonfinite = false;
+};
+
+// A parameter in the file holds NaN or an infinity (the message names the file, the array and the
+// first such element); nothing was loaded.
+struct checkpoint_nonfinite_error : checkpoint_error {
+    using checkpoint_error::checkpoint_error;
 };
 
 void save_checkpoint(const std::string& path, const module& m, const optimizer* opt = nullptr,
@@ -64,9 +78,13 @@ void save_checkpoint(const std::string& path, const module& m, const optimizer* 
 
 load_report load_checkpoint(const std::string& path, module& m, optimizer* opt = nullptr,
                             const load_options& options = {});
+// The same from an open file (one pass over the archive when metadata was read from it first).
+load_report load_checkpoint(const npz_reader& file, module& m, optimizer* opt = nullptr,
+                            const load_options& options = {});
 
 // The file's "meta.*" arrays in archive order, names without the prefix (empty when it has none).
 // Throws what read_npz throws, and checkpoint_error for a metadata array that is not float32/float64.
 named_tensors read_metadata(const std::string& path);
+named_tensors read_metadata(const npz_reader& file);
 
 }  // namespace xgrad::nn

@@ -1,6 +1,8 @@
-// .npz reading (writing: npz_write.cpp): libzip for the archive and a small .npy header parser
-// for each member read (it must name the dtype of arrays xgrad cannot
-// hold, and check the data length before trusting it, so a corrupt file is an error, not a crash).
+// .npz reading (writing: npz_write.cpp): libzip for the archive and a small .npy header parser.
+// Invariants: a member's header is read from a bounded prefix of its stream before any of its data;
+// the data size it declares equals the ZIP directory's size for the member; data is inflated only on
+// read(), exactly the declared bytes plus one probe byte. So a file can never make the reader inflate
+// or allocate more than its headers declare, and a caller that checks headers first bounds memory.
 #include "npz.hpp"
 
 #include <sys/stat.h>
@@ -11,10 +13,10 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <set>
 
-#include <xtensor/xnpy.hpp>
 #include <xtensor/xmanipulation.hpp>
 
 namespace xgrad::nn {
@@ -136,69 +138,145 @@ std::size_t item_size(const std::string& descr) {
     }
 }
 
-template <class T>
-tensor decode(const std::string& bytes, const npy_header& h, std::size_t n) {
-    xt::xarray<T> a = xt::xarray<T>::from_shape(h.fortran ? shape_t(h.shape.rbegin(), h.shape.rend()) : h.shape);
-    if (n) std::memcpy(a.data(), bytes.data() + h.data_offset, n * sizeof(T));  // an empty array has no data pointer
-    if (h.descr[0] == '>') {  // big-endian file: swap each element's bytes
-        auto* raw = reinterpret_cast<unsigned char*>(a.data());
-        for (std::size_t i = 0; i < n; ++i) std::reverse(raw + i * sizeof(T), raw + (i + 1) * sizeof(T));
-    }
-    if (h.fortran && h.shape.size() > 1) {
-        xt::xarray<T> c = xt::transpose(a);
-        return tensor(std::move(c));
-    }
-    if (h.fortran) a.reshape(h.shape);
-    return tensor(std::move(a));
-}
-
-npz_array decode_member(const std::string& bytes, const std::string& path, const std::string& member) {
-    const npy_header h = parse_header(bytes, path, member);
-    npz_array out{member.substr(0, member.size() - 4), h.descr, h.shape, {}};
-    std::size_t n = 1;
-    for (auto d : h.shape) {
-        if (d != 0 && n > (std::size_t{1} << 50) / d) bad_member(path, member, "absurd shape " + shape_str(h.shape));
-        n *= d;
-    }
-    const std::size_t item = item_size(h.descr);
-    if (item == 0 || item > 64) bad_member(path, member, "cannot read dtype " + quoted(h.descr));
-    const std::size_t have = bytes.size() - h.data_offset, want = n * item;
-    if (have != want)
-        bad_member(path, member, "shape " + shape_str(h.shape) + " of " + npy_dtype_name(h.descr) + " needs " +
-                                     std::to_string(want) + " data bytes, the member has " + std::to_string(have) +
-                                     (have < want ? " (truncated)" : ""));
-    const bool endian_ok = h.descr[0] == '<' || h.descr[0] == '>' || h.descr[0] == '=' || h.descr[0] == '|';
-    if (endian_ok && h.descr.substr(1) == "f4") out.value = decode<float>(bytes, h, n);
-    if (endian_ok && h.descr.substr(1) == "f8") out.value = decode<double>(bytes, h, n);
-    return out;
-}
-
 // ---- reading ----------------------------------------------------------------------------------------
 
 struct zip_closer {
     void operator()(zip_t* z) const { zip_discard(z); }
 };
+struct zip_file_closer {
+    void operator()(zip_file_t* f) const { zip_fclose(f); }
+};
+using member_stream = std::unique_ptr<zip_file_t, zip_file_closer>;
 
-std::string read_member(zip_t* z, zip_uint64_t i, const std::string& path, const std::string& member) {
-    zip_file_t* f = zip_fopen_index(z, i, 0);
+member_stream open_member(zip_t* z, zip_uint64_t i, const std::string& path, const std::string& member) {
+    member_stream f(zip_fopen_index(z, i, 0));
     if (!f)
         throw checkpoint_corrupt_error("checkpoint " + quoted(path) + ": cannot open member " + quoted(member) + ": " +
                                        zip_strerror(z));
-    std::string out;
-    char chunk[1 << 16];
-    for (;;) {
-        const zip_int64_t got = zip_fread(f, chunk, sizeof chunk);
-        if (got < 0) {
-            const std::string why = zip_error_strerror(zip_file_get_error(f));
-            zip_fclose(f);
+    return f;
+}
+
+// Up to n bytes of the member into out; fewer only at its end.
+std::size_t read_some(zip_file_t* f, char* out, std::size_t n, const std::string& path, const std::string& member) {
+    std::size_t done = 0;
+    while (done < n) {
+        const zip_int64_t got = zip_fread(f, out + done, n - done);
+        if (got < 0)
             throw checkpoint_corrupt_error("checkpoint " + quoted(path) + ": cannot read member " + quoted(member) +
-                                           ": " + why + " (the file is damaged or truncated)");
-        }
+                                           ": " + zip_error_strerror(zip_file_get_error(f)) +
+                                           " (the file is damaged or truncated)");
         if (got == 0) break;
-        out.append(chunk, static_cast<std::size_t>(got));
+        done += static_cast<std::size_t>(got);
     }
-    zip_fclose(f);
-    return out;
+    return done;
+}
+
+// The member's magic, version, length field and header dict: never more than 12 + max_header_bytes.
+std::string read_header_bytes(zip_file_t* f, const std::string& path, const std::string& member) {
+    std::string b(10, '\0');
+    b.resize(read_some(f, b.data(), 10, path, member));
+    if (b.size() < 10 || b.compare(0, 6, "\x93NUMPY", 6) != 0) bad_member(path, member, "no .npy magic bytes");
+    const auto u8 = [&](std::size_t i) { return static_cast<std::size_t>(static_cast<unsigned char>(b[i])); };
+    std::size_t len = u8(8) | u8(9) << 8;
+    if (u8(6) == 2 || u8(6) == 3) {
+        b.resize(12);
+        if (read_some(f, b.data() + 10, 2, path, member) < 2) bad_member(path, member, "truncated header");
+        len |= u8(10) << 16 | u8(11) << 24;
+    }
+    if (len > npz_reader::max_header_bytes)
+        bad_member(path, member, "a header of " + std::to_string(len) + " bytes (numpy writes a few hundred; the limit is " +
+                                     std::to_string(npz_reader::max_header_bytes) + ")");
+    const std::size_t at = b.size();
+    b.resize(at + len);
+    if (read_some(f, b.data() + at, len, path, member) < len) bad_member(path, member, "truncated header");
+    return b;
+}
+
+// Elements of a shape; refuses a product over 2^50. The nonzero dimensions are bounded together even
+// when another one is 0, so no product of any part of the shape overflows later.
+std::size_t element_count(const shape_t& shape, const std::string& path, const std::string& member) {
+    std::size_t nonzero = 1;
+    bool zero = false;
+    for (auto d : shape) {
+        if (d == 0) {
+            zero = true;
+            continue;
+        }
+        if (nonzero > (std::size_t{1} << 50) / d) bad_member(path, member, "absurd shape " + shape_str(shape));
+        nonzero *= d;
+    }
+    return zero ? 0 : nonzero;
+}
+
+// The name of a member that the central directory lists twice, or "" (libzip refuses such an archive
+// with only "File already exists"). Reads the end record and the directory, both bounded by the file.
+std::string duplicate_member_name(const std::string& path) {
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (!f) return {};
+    std::string data;
+    const auto read_at = [&](long off, std::size_t n) {
+        data.assign(n, '\0');
+        if (std::fseek(f, off, SEEK_SET) != 0) return false;
+        return std::fread(data.data(), 1, n, f) == n;
+    };
+    const auto u16 = [&](std::size_t i) {
+        return static_cast<std::size_t>(static_cast<unsigned char>(data[i])) |
+               static_cast<std::size_t>(static_cast<unsigned char>(data[i + 1])) << 8;
+    };
+    const auto u32 = [&](std::size_t i) { return u16(i) | u16(i + 2) << 16; };
+    std::string name;
+    const long size = std::fseek(f, 0, SEEK_END) == 0 ? std::ftell(f) : -1;
+    const long tail = std::min<long>(size, 22 + 65535);
+    if (size >= 22 && read_at(size - tail, static_cast<std::size_t>(tail))) {
+        const auto eocd = data.rfind(std::string("PK\x05\x06", 4));
+        if (eocd != std::string::npos && eocd + 22 <= data.size()) {
+            const std::size_t cd_size = u32(eocd + 12), cd_off = u32(eocd + 16);
+            if (cd_off + cd_size <= static_cast<std::size_t>(size) && read_at(static_cast<long>(cd_off), cd_size)) {
+                std::set<std::string> seen;
+                for (std::size_t p = 0; p + 46 <= data.size() && data.compare(p, 4, "PK\x01\x02", 4) == 0;) {
+                    const std::size_t n = u16(p + 28), extra = u16(p + 30), comment = u16(p + 32);
+                    if (p + 46 + n > data.size()) break;
+                    std::string m = data.substr(p + 46, n);
+                    if (!seen.insert(m).second) {
+                        name = std::move(m);
+                        break;
+                    }
+                    p += 46 + n + extra + comment;
+                }
+            }
+        }
+    }
+    std::fclose(f);
+    return name;
+}
+
+// The member's data after its header: exactly n elements, then the end of the member.
+template <class T>
+tensor read_data(zip_file_t* f, const npz_member& m, std::size_t n, const std::string& path, const std::string& member) {
+    xt::xarray<T> a = xt::xarray<T>::from_shape(m.fortran ? shape_t(m.shape.rbegin(), m.shape.rend()) : m.shape);
+    const std::size_t want = n * sizeof(T);
+    // an empty array has no data pointer to read into
+    const std::size_t got = n ? read_some(f, reinterpret_cast<char*>(a.data()), want, path, member) : 0;
+    if (got < want)
+        bad_member(path, member, "shape " + shape_str(m.shape) + " of " + npy_dtype_name(m.descr) + " needs " +
+                                     std::to_string(want) + " data bytes, the member inflates to " +
+                                     std::to_string(got) + " (truncated)");
+    // One byte more must be the end; reaching the end is also where libzip checks the CRC.
+    char extra;
+    if (read_some(f, &extra, 1, path, member) != 0)
+        bad_member(path, member, "it inflates to more than the " + std::to_string(want) +
+                                     " data bytes its header declares (shape " + shape_str(m.shape) + " of " +
+                                     npy_dtype_name(m.descr) + "); the archive is damaged or crafted: re-save it");
+    if (m.descr[0] == '>') {  // big-endian file: swap each element's bytes
+        auto* raw = reinterpret_cast<unsigned char*>(a.data());
+        for (std::size_t i = 0; i < n; ++i) std::reverse(raw + i * sizeof(T), raw + (i + 1) * sizeof(T));
+    }
+    if (m.fortran && m.shape.size() > 1) {
+        xt::xarray<T> c = xt::transpose(a);
+        return tensor(std::move(c));
+    }
+    if (m.fortran) a.reshape(m.shape);
+    return tensor(std::move(a));
 }
 
 }  // namespace
@@ -220,15 +298,42 @@ std::string npy_dtype_name(const std::string& descr) {
     return quoted(descr);
 }
 
-std::vector<npz_array> read_npz(const std::string& path) {
+std::optional<dtype> npz_member::value_dtype() const {
+    const bool endian_ok = descr.size() == 3 && (descr[0] == '<' || descr[0] == '>' || descr[0] == '=' || descr[0] == '|');
+    if (endian_ok && descr.compare(1, 2, "f4") == 0) return dtype::float32;
+    if (endian_ok && descr.compare(1, 2, "f8") == 0) return dtype::float64;
+    return std::nullopt;
+}
+
+struct npz_reader::impl {
+    std::string path;
+    std::unique_ptr<zip_t, zip_closer> z;
+    std::vector<npz_member> members;
+    std::vector<zip_uint64_t> zip_index;
+    std::vector<std::size_t> elements;
+    std::map<std::string, std::size_t> by_name;
+};
+
+npz_reader::npz_reader(const std::string& path) : impl_(std::make_unique<impl>()) {
+    impl_->path = path;
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0)
         throw checkpoint_io_error("checkpoint " + quoted(path) + ": cannot open: " + std::strerror(errno));
     if (S_ISDIR(st.st_mode)) throw checkpoint_io_error("checkpoint " + quoted(path) + ": is a directory");
     if (st.st_size == 0) throw checkpoint_corrupt_error("checkpoint " + quoted(path) + ": the file is empty (truncated?)");
     int code = 0;
-    std::unique_ptr<zip_t, zip_closer> z(zip_open(path.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &code));
-    if (!z) {
+    impl_->z.reset(zip_open(path.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &code));
+    if (!impl_->z) {
+        if (code == ZIP_ER_EXISTS) {
+            const std::string dup = duplicate_member_name(path);
+            throw checkpoint_corrupt_error(
+                "checkpoint " + quoted(path) + ": the archive holds " +
+                (dup.empty() ? std::string("a member name")
+                             : "the array " + quoted(dup.size() > 4 && dup.compare(dup.size() - 4, 4, ".npy") == 0
+                                                         ? dup.substr(0, dup.size() - 4) : dup) +
+                                   " (member " + quoted(dup) + ")") +
+                " twice, and which one is meant cannot be told; re-save it with each array once");
+        }
         const bool io = code == ZIP_ER_OPEN || code == ZIP_ER_NOENT || code == ZIP_ER_READ || code == ZIP_ER_SEEK ||
                         code == ZIP_ER_MEMORY;
         const std::string msg = "checkpoint " + quoted(path) + ": " + zip_message(code);
@@ -236,20 +341,80 @@ std::vector<npz_array> read_npz(const std::string& path) {
         throw checkpoint_corrupt_error(msg + " (an .npz checkpoint is a ZIP archive of .npy arrays; the file is "
                                              "damaged, truncated or of another format)");
     }
-    std::vector<npz_array> out;
-    std::set<std::string> seen;
-    const zip_int64_t count = zip_get_num_entries(z.get(), 0);
+    zip_t* z = impl_->z.get();
+    const zip_int64_t count = zip_get_num_entries(z, 0);
     for (zip_int64_t i = 0; i < count; ++i) {
-        const char* raw = zip_get_name(z.get(), static_cast<zip_uint64_t>(i), 0);
+        const auto zi = static_cast<zip_uint64_t>(i);
+        const char* raw = zip_get_name(z, zi, 0);
         if (!raw) throw checkpoint_corrupt_error("checkpoint " + quoted(path) + ": member " + std::to_string(i) + " has no name");
         const std::string member = raw;
         if (member.size() < 5 || member.compare(member.size() - 4, 4, ".npy") != 0)
             throw checkpoint_corrupt_error("checkpoint " + quoted(path) + ": member " + quoted(member) +
                                            " is not a .npy array; this ZIP archive is not an .npz checkpoint");
-        if (!seen.insert(member).second)
-            throw checkpoint_corrupt_error("checkpoint " + quoted(path) + ": member " + quoted(member) + " appears twice");
-        out.push_back(decode_member(read_member(z.get(), static_cast<zip_uint64_t>(i), path, member), path, member));
+        npz_member m;
+        m.name = member.substr(0, member.size() - 4);
+        if (impl_->by_name.count(m.name))
+            throw checkpoint_corrupt_error("checkpoint " + quoted(path) + ": the archive holds the array " + quoted(m.name) +
+                                           " twice; re-save it with each array once");
+        zip_stat_t zs;
+        zip_stat_init(&zs);
+        if (zip_stat_index(z, zi, 0, &zs) != 0 || !(zs.valid & ZIP_STAT_SIZE))
+            throw checkpoint_corrupt_error("checkpoint " + quoted(path) + ": member " + quoted(member) +
+                                           " has no size in the ZIP directory");
+        const std::string bytes = read_header_bytes(open_member(z, zi, path, member).get(), path, member);
+        const npy_header h = parse_header(bytes, path, member);
+        m.descr = h.descr;
+        m.shape = h.shape;
+        m.fortran = h.fortran;
+        const std::size_t n = element_count(h.shape, path, member);
+        const std::size_t item = item_size(h.descr);
+        if (item == 0 || item > 64) bad_member(path, member, "cannot read dtype " + quoted(h.descr));
+        m.data_bytes = n * item;
+        // The directory's size must be exactly header + declared data: checked before any data is inflated.
+        if (zs.size < h.data_offset) bad_member(path, member, "the ZIP directory gives it fewer bytes than its header");
+        const std::uint64_t have = zs.size - h.data_offset;
+        if (have != m.data_bytes)
+            bad_member(path, member, "shape " + shape_str(h.shape) + " of " + npy_dtype_name(h.descr) + " needs " +
+                                         std::to_string(m.data_bytes) + " data bytes, the member has " +
+                                         std::to_string(have) +
+                                         (have < m.data_bytes ? " (truncated)"
+                                                              : " in the ZIP directory; the archive is damaged or crafted: re-save it"));
+        impl_->by_name[m.name] = impl_->members.size();
+        impl_->members.push_back(std::move(m));
+        impl_->zip_index.push_back(zi);
+        impl_->elements.push_back(n);
     }
+}
+
+npz_reader::~npz_reader() = default;
+npz_reader::npz_reader(npz_reader&&) noexcept = default;
+npz_reader& npz_reader::operator=(npz_reader&&) noexcept = default;
+
+const std::string& npz_reader::path() const { return impl_->path; }
+const std::vector<npz_member>& npz_reader::members() const { return impl_->members; }
+
+std::size_t npz_reader::find(const std::string& name) const {
+    const auto it = impl_->by_name.find(name);
+    return it == impl_->by_name.end() ? npos : it->second;
+}
+
+npz_array npz_reader::read(std::size_t i) const {
+    const npz_member& m = impl_->members.at(i);
+    npz_array out{m.name, m.descr, m.shape, {}};
+    const auto dt = m.value_dtype();
+    if (!dt) return out;
+    const std::string member = m.name + ".npy";
+    const member_stream f = open_member(impl_->z.get(), impl_->zip_index[i], impl_->path, member);
+    read_header_bytes(f.get(), impl_->path, member);  // the same bounded prefix as when opening
+    out.value = *dt == dtype::float32 ? read_data<float>(f.get(), m, impl_->elements[i], impl_->path, member)
+                                      : read_data<double>(f.get(), m, impl_->elements[i], impl_->path, member);
+    return out;
+}
+
+std::vector<npz_array> read_npz(const std::string& path) {
+    const npz_reader r(path);
+    std::vector<npz_array> out;
+    for (std::size_t i = 0; i < r.members().size(); ++i) out.push_back(r.read(i));
     return out;
 }
 

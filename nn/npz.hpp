@@ -13,6 +13,9 @@
 // (a device, a FIFO, a directory, a socket) is refused with checkpoint_io_error; nothing is written.
 //
 // The checkpoint errors live here: every failure of a read or a write is a checkpoint_error.
+#include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -51,11 +54,54 @@ struct npz_options {
     bool compress = false;  // deflate members, as numpy.savez_compressed (default: stored, as numpy.savez)
 };
 
+// One member's .npy header, read without inflating the member's data.
+struct npz_member {
+    std::string name;   // the key, without ".npy"
+    std::string descr;  // numpy's dtype string: "<f4", "<f8", "<i8", ...
+    shape_t shape;
+    bool fortran = false;
+    std::uint64_t data_bytes = 0;  // what the header declares: elements x item size
+    // float32 or float64: what read() decodes; nullopt for any other dtype.
+    std::optional<dtype> value_dtype() const;
+};
+
+// An open .npz file. Opening reads every member's .npy header and only that (a bounded prefix of each
+// member: at most 12 bytes + max_header_bytes), and checks what it declares against the archive: the
+// data size the header's shape and dtype give must equal the member's size in the ZIP directory, so
+// a member is refused before any of its data is inflated. read() then inflates exactly the declared
+// bytes plus one (one byte more than declared is an error, so a member cannot inflate beyond what its
+// header says); nothing is inflated for members nobody reads. Memory: the headers, plus what is read.
+class npz_reader {
+public:
+    static constexpr std::size_t max_header_bytes = std::size_t{1} << 20;  // numpy writes < 1 KB
+
+    // Throws checkpoint_io_error (cannot open or read) or checkpoint_corrupt_error.
+    explicit npz_reader(const std::string& path);
+    ~npz_reader();
+    npz_reader(npz_reader&&) noexcept;
+    npz_reader& operator=(npz_reader&&) noexcept;
+
+    const std::string& path() const;
+    const std::vector<npz_member>& members() const;  // archive order
+    // Index of the member with this name (without ".npy"), or npos.
+    std::size_t find(const std::string& name) const;
+    static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+
+    // Member i decoded: value is defined for float32/float64 and left undefined for other dtypes
+    // (whose data is then not inflated). Throws checkpoint_corrupt_error (short, excess or damaged
+    // data, a bad CRC) naming the file and the array.
+    npz_array read(std::size_t i) const;
+
+private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
+
 // Write `entries` (distinct, non-empty names; defined tensors). Throws argument_error on bad
 // entries, checkpoint_io_error when the file system refuses.
 void save_npz(const std::string& path, const named_tensors& entries, const npz_options& options = {});
 
-// Every array of the file, in archive order. Throws checkpoint_io_error (cannot open or read)
+// Every array of the file, in archive order (npz_reader, every member read). Throws checkpoint_io_error (cannot open or read)
 // or checkpoint_corrupt_error.
 std::vector<npz_array> read_npz(const std::string& path);
 

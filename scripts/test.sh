@@ -3,8 +3,9 @@
 #   1. Release build + the whole ctest suite,
 #   2. install the package; build a separate consumer project and the examples on their own against it
 #      (find_package(xgrad)),
-#   3. the test suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
-# Build folders: build/ (Release), build-asan/, build-consumer/, build-examples/ (and build/install).
+#   3. a minute of fuzzing the checkpoint readers (scripts/fuzz.sh),
+#   4. the test suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
+# Build folders: build/ (Release), build-fuzz/, build-asan/, build-consumer/, build-examples/ (and build/install).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs="${XGRAD_JOBS:-$(nproc)}"
@@ -27,6 +28,9 @@ cmake --build build-examples -j "$jobs"
 ./build-examples/quickstart >/dev/null
 
 ctest --test-dir build --output-on-failure -j "$jobs"
+
+echo "== Fuzzing the checkpoint readers for a minute (libFuzzer, build-fuzz/)"
+scripts/fuzz.sh 60
 
 if [[ "${XGRAD_SKIP_SANITIZERS:-0}" != 1 ]]; then
   echo "== AddressSanitizer + UndefinedBehaviorSanitizer build and tests"
