@@ -24,6 +24,7 @@ struct train_config {
     std::string data, test_data, task = "regress";
     double test_split = 0, val_split = 0;
     std::size_t patience = 0, window = 0, features = 1;
+    bool baselines = false;
 };
 
 // The --data family of options (cli/train_data.cpp), and the run they select.

@@ -26,6 +26,8 @@ void add_data_options(CLI::App& sub, train_config& c) {
         ->check(CLI::NonNegativeNumber);
     sub.add_option("--features", c.features, "With a CSV of one sample per line: features per time step (T = inputs / F)")
         ->check(CLI::PositiveNumber)->capture_default_str();
+    sub.add_flag("--baselines", c.baselines, "With a test set: also score baselines fitted on the training part "
+                 "(regress: persistence with --window, least squares; classify: majority class, logistic regression)");
 }
 
 namespace {
@@ -51,6 +53,15 @@ void same_layout(const nn::labelled_data& a, const nn::labelled_data& b, const s
     if (a.y.defined() && b.y.defined() && a.y.dim() == 2 && b.y.shape()[1] != a.y.shape()[1])
         throw nn::data_error(what + ": " + std::to_string(b.y.shape()[1]) + " targets per sample, the training data has " +
                              std::to_string(a.y.shape()[1]));
+}
+
+// The samples of a then b (the training part and its validation tail, back in file order).
+nn::labelled_data concat_parts(const nn::labelled_data& a, const nn::labelled_data& b) {
+    nn::labelled_data d;
+    tape t;
+    d.x = concat({constant(a.x), constant(b.x)}, 0).value();
+    d.y = concat({constant(a.y), constant(b.y)}, 0).value();
+    return d;
 }
 
 }  // namespace
@@ -140,6 +151,18 @@ int run_train_data(const train_config& c) {
     if (!c.save.empty()) nn::save_task_model(c.save, model, info);
     if (test.size()) {
         const nn::task_metrics t = nn::evaluate_task(model, test, task);
+        if (c.baselines) {  // printed before the Test lines, which stay last
+            const nn::labelled_data fit_part = val.size() ? concat_parts(train, val) : train;
+            std::cout << std::setprecision(8);
+            if (classify) {
+                std::cout << "Baseline majority class: Test Accuracy: " << nn::majority_accuracy(fit_part, test) << "\n"
+                          << "Baseline logistic regression: Test Accuracy: "
+                          << nn::logistic_regression_accuracy(fit_part, test, info.outputs, 500, c.seed) << "\n";
+            } else {
+                if (c.window > 0) std::cout << "Baseline persistence: Test Loss: " << nn::persistence_mse(test) << "\n";
+                std::cout << "Baseline least squares: Test Loss: " << nn::least_squares_mse(fit_part, test) << "\n";
+            }
+        }
         std::cout << "Test Loss: " << std::setprecision(8) << t.loss << "\n";
         if (classify) std::cout << "Test Accuracy: " << std::setprecision(6) << t.accuracy << "\n";
     } else if (!c.quiet) {

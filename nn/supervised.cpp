@@ -7,6 +7,8 @@
 #include "../ops/ops.hpp"
 #include "checkpoint.hpp"
 #include "data.hpp"
+#include "linear.hpp"
+#include "optim.hpp"
 
 namespace xgrad::nn {
 
@@ -94,6 +96,111 @@ void best_weights::restore(module& m) const {
     if (values_.empty()) return;
     auto ps = m.parameters();
     for (std::size_t i = 0; i < ps.size() && i < values_.size(); ++i) ps[i].value() = values_[i];
+}
+
+namespace {
+
+// x [N, T, F] as float64 [N, T·F].
+tensor flat_inputs(const labelled_data& d) {
+    tensor x = d.x.to(dtype::float64);
+    x.reshape({x.shape()[0], x.shape()[1] * x.shape()[2]});
+    return x;
+}
+
+}  // namespace
+
+double persistence_mse(const labelled_data& test) {
+    const std::size_t N = test.size(), T = test.x.shape()[1], F = test.x.shape()[2];
+    if (!test.y.defined() || test.y.dim() != 2 || test.y.shape()[1] != F)
+        throw argument_error("persistence_mse: the targets must be the next step of the inputs' F = " + std::to_string(F) + " columns");
+    double s = 0;
+    for (std::size_t i = 0; i < N; ++i)
+        for (std::size_t f = 0; f < F; ++f) {
+            const double e = test.x.flat((i * T + T - 1) * F + f) - test.y.flat(i * F + f);
+            s += e * e;
+        }
+    return s / double(N * F);
+}
+
+double least_squares_mse(const labelled_data& train, const labelled_data& test) {
+    const tensor X = flat_inputs(train), Xt = flat_inputs(test);
+    const std::size_t N = X.shape()[0], D = X.shape()[1] + 1, K = train.y.size() / N;
+    // Normal equations A β = B with A = Σ z zᵀ, B = Σ z yᵀ, z = [x, 1]; Gaussian elimination with
+    // partial pivoting (D is small: one row per input plus the intercept).
+    std::vector<double> A(D * D, 0.0), B(D * K, 0.0), z(D);
+    for (std::size_t i = 0; i < N; ++i) {
+        for (std::size_t j = 0; j + 1 < D; ++j) z[j] = X.flat(i * (D - 1) + j);
+        z[D - 1] = 1;
+        for (std::size_t a = 0; a < D; ++a) {
+            for (std::size_t b = 0; b < D; ++b) A[a * D + b] += z[a] * z[b];
+            for (std::size_t k = 0; k < K; ++k) B[a * K + k] += z[a] * train.y.flat(i * K + k);
+        }
+    }
+    for (std::size_t c = 0; c < D; ++c) {
+        std::size_t p = c;
+        for (std::size_t r = c + 1; r < D; ++r)
+            if (std::abs(A[r * D + c]) > std::abs(A[p * D + c])) p = r;
+        if (std::abs(A[p * D + c]) < 1e-12) throw argument_error("least_squares_mse: the inputs are collinear (singular normal equations)");
+        for (std::size_t b = 0; b < D; ++b) std::swap(A[c * D + b], A[p * D + b]);
+        for (std::size_t k = 0; k < K; ++k) std::swap(B[c * K + k], B[p * K + k]);
+        for (std::size_t r = 0; r < D; ++r) {
+            if (r == c) continue;
+            const double f = A[r * D + c] / A[c * D + c];
+            for (std::size_t b = c; b < D; ++b) A[r * D + b] -= f * A[c * D + b];
+            for (std::size_t k = 0; k < K; ++k) B[r * K + k] -= f * B[c * K + k];
+        }
+    }
+    for (std::size_t c = 0; c < D; ++c)
+        for (std::size_t k = 0; k < K; ++k) B[c * K + k] /= A[c * D + c];
+    double s = 0;
+    const std::size_t M = Xt.shape()[0];
+    for (std::size_t i = 0; i < M; ++i)
+        for (std::size_t k = 0; k < K; ++k) {
+            double p = B[(D - 1) * K + k];
+            for (std::size_t j = 0; j + 1 < D; ++j) p += Xt.flat(i * (D - 1) + j) * B[j * K + k];
+            const double e = p - test.y.flat(i * K + k);
+            s += e * e;
+        }
+    return s / double(M * K);
+}
+
+double majority_accuracy(const labelled_data& train, const labelled_data& test) {
+    std::vector<std::size_t> count;
+    for (std::size_t i = 0; i < train.y.size(); ++i) {
+        const auto c = static_cast<std::size_t>(train.y.flat(i));
+        if (c >= count.size()) count.resize(c + 1, 0);
+        ++count[c];
+    }
+    const auto top = static_cast<double>(std::max_element(count.begin(), count.end()) - count.begin());
+    std::size_t right = 0;
+    for (std::size_t i = 0; i < test.y.size(); ++i) right += test.y.flat(i) == top;
+    return double(right) / double(test.y.size());
+}
+
+double logistic_regression_accuracy(const labelled_data& train, const labelled_data& test, std::size_t classes,
+                                    std::size_t steps, std::uint64_t seed) {
+    const tensor X = flat_inputs(train), Xt = flat_inputs(test), y = train.y.to(dtype::float64);
+    linear model(X.shape()[1], classes, true, init_style::keras, seed, dtype::float64);
+    adam opt(model, {.lr = 1e-2});
+    tape t;
+    for (std::size_t s = 0; s < steps; ++s) {
+        t.clear();
+        opt.zero_grad();
+        t.backward(cross_entropy(model(input(X)), input(y)));
+        opt.step();
+    }
+    no_grad guard;
+    t.clear();
+    const tensor out = model(input(Xt)).value();
+    const std::size_t M = out.shape()[0];
+    std::size_t right = 0;
+    for (std::size_t i = 0; i < M; ++i) {
+        std::size_t best = 0;
+        for (std::size_t c = 1; c < classes; ++c)
+            if (out.flat(i * classes + c) > out.flat(i * classes + best)) best = c;
+        right += double(best) == test.y.flat(i);
+    }
+    return double(right) / double(M);
 }
 
 void save_task_model(const std::string& path, const module& model, const task_model_info& info) {

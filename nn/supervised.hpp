@@ -64,6 +64,19 @@ private:
     std::vector<tensor> values_;
 };
 
+// Baselines on the same split, each fitted on `train` only and scored on `test` (docs/real-data.md).
+// persistence_mse: the forecast "next step = last step" (x[:, T-1, :] as the prediction; y must be [N, F]).
+double persistence_mse(const labelled_data& test);
+// least_squares_mse: y ≈ [x flattened, 1]·β with β from the normal equations of `train` (on a series
+// window of W steps this is the least-squares AR(W) with an intercept), in float64.
+double least_squares_mse(const labelled_data& train, const labelled_data& test);
+// majority_accuracy: always the most frequent class of `train`.
+double majority_accuracy(const labelled_data& train, const labelled_data& test);
+// logistic_regression: multinomial logistic regression (softmax of [x flattened]·Wᵀ + b, no
+// penalty) trained full-batch with Adam (lr 1e-2, `steps` steps) in float64; the test accuracy.
+double logistic_regression_accuracy(const labelled_data& train, const labelled_data& test, std::size_t classes,
+                                    std::size_t steps = 500, std::uint64_t seed = 0);
+
 // A checkpoint with meta.* arrays describing info (the model rebuilds from the file alone).
 void save_task_model(const std::string& path, const module& model, const task_model_info& info);
 // Reads the metadata, builds the model and loads its parameters; throws checkpoint_error naming what

@@ -186,3 +186,26 @@ TEST_CASE("dataset_io: write_text_file replaces a file whole") {
     CHECK(s == "b,c\n");
     CHECK_THROWS_AS(nn::write_text_file("/proc/xgrad_no_such_dir/x.csv", "a"), nn::checkpoint_io_error);
 }
+
+TEST_CASE("supervised: baselines are exact where they must be") {
+    // y = 2·x0 - x1 + 3 over windows of 2 steps: least squares recovers it; persistence predicts x[:, 1]
+    nn::labelled_data d;
+    d.x = randn({20, 2, 1}, 4, dtype::float64);
+    d.y = tensor::zeros({20, 1}, dtype::float64);
+    double pers = 0;
+    for (std::size_t i = 0; i < 20; ++i) {
+        d.y.set_flat(i, 2 * d.x.flat(2 * i) - d.x.flat(2 * i + 1) + 3);
+        pers += std::pow(d.x.flat(2 * i + 1) - d.y.flat(i), 2);
+    }
+    CHECK(nn::least_squares_mse(d, d) < 1e-20);
+    CHECK(nn::persistence_mse(d) == doctest::Approx(pers / 20).epsilon(1e-12));
+    nn::labelled_data c;
+    c.x = d.x;
+    c.y = tensor::zeros({20}, dtype::float64);
+    for (std::size_t i = 0; i < 20; ++i) c.y.set_flat(i, d.x.flat(2 * i) > 0 ? 1 : (i < 3 ? 2 : 0));
+    std::vector<std::size_t> count(3, 0);
+    for (std::size_t i = 0; i < 20; ++i) ++count[static_cast<std::size_t>(c.y.flat(i))];
+    const double majority = nn::majority_accuracy(c, c);
+    CHECK(majority == double(*std::max_element(count.begin(), count.end())) / 20.0);
+    CHECK(nn::logistic_regression_accuracy(c, c, 3, 300) >= majority);
+}
