@@ -260,6 +260,12 @@ std::size_t check_labels(const labelled_data& d, const std::string& where, std::
         const double v = d.y.flat(i);
         if (v < 0 || v != std::floor(v))
             throw data_error(where + ": label " + num(v) + " of sample " + str(i) + " is not a class index (an integer 0, 1, ...)");
+        if (!classes && v >= double(max_classes))
+            throw data_error(where + ": label " + num(v) + " of sample " + str(i) + " is out of range: class indices go up to " +
+                             str(max_classes - 1));
+        if (classes && v >= double(classes))
+            throw data_error(where + ": label " + num(v) + " of sample " + str(i) + " is out of range: the model has " + str(classes) +
+                             " classes (0.." + str(classes - 1) + ")");
         const auto c = static_cast<std::size_t>(v);
         if (classes && c >= classes)
             throw data_error(where + ": label " + str(c) + " of sample " + str(i) + " is out of range: the model has " + str(classes) +

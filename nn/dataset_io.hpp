@@ -55,7 +55,9 @@ labelled_data read_npz_dataset(const std::string& path, const data_read_options&
 // By extension: ".npz" -> read_npz_dataset, anything else -> read_csv_dataset.
 labelled_data read_dataset(const std::string& path, const data_read_options& options = {});
 
-// Classification targets: every y an integer in [0, classes) (classes = 0: any integer >= 0); returns
+inline constexpr std::size_t max_classes = 65536;
+
+// Classification targets: every y an integer in [0, classes) (classes = 0: [0, max_classes)); returns
 // the number of classes (classes, or the largest label + 1). `where` names the data in messages.
 std::size_t check_labels(const labelled_data& d, const std::string& where, std::size_t classes = 0);
 

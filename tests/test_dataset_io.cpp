@@ -45,6 +45,9 @@ TEST_CASE("dataset_io: a CSV of one sample per line is X [N, T, F] and its last 
     CHECK(d.y.flat(1) == 2.0);
     CHECK(nn::check_labels(d, "x") == 3);
     CHECK(contains(message_of<nn::data_error>([&] { nn::check_labels(d, "test part", 2); }), "label 2 of sample 1 is out of range"));
+    nn::labelled_data huge = d;
+    huge.y.set_flat(0, 1e30);
+    CHECK(contains(message_of<nn::data_error>([&] { nn::check_labels(huge, "f"); }), "label 1e+30 of sample 0 is out of range"));
     auto r = nn::read_csv_dataset(p, {.features = 1});
     CHECK(r.x.shape() == shape_t{2, 4, 1});
     CHECK(r.y.shape() == shape_t{2, 1});
