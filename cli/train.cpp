@@ -34,6 +34,7 @@ void add_train_options(CLI::App& sub, train_config& c) {
     sub.add_option("--freeze", c.freeze, "Freeze parameters by name or prefix (e.g. rnn)");
     sub.add_option("--log", c.log, "Write per-epoch metrics as CSV");
     sub.add_flag("--quiet,-q", c.quiet, "Print only the Test Loss line");
+    add_data_options(sub, c);
 }
 
 namespace {
@@ -59,6 +60,7 @@ std::string timing(double seconds, std::size_t steps) {
 }  // namespace
 
 int run_train(const train_config& c) {
+    if (!c.data.empty()) return run_train_data(c);
     const dtype d = c.dtype == "float64" ? dtype::float64 : dtype::float32;
     nn::sequence_regressor_options mo = c.model;
     mo.dt = d;

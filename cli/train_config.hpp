@@ -20,7 +20,16 @@ struct train_config {
     std::string save, load, log;
     std::vector<std::string> freeze;
     bool quiet = false;
+    // Your own data (cli/train_data.cpp): with `data` set, the tutorial's task and --steps/--samples are unused.
+    std::string data, test_data, task = "regress";
+    double test_split = 0, val_split = 0;
+    std::size_t patience = 0, window = 0, features = 1;
+    bool baselines = false;
 };
+
+// The --data family of options (cli/train_data.cpp), and the run they select.
+void add_data_options(CLI::App& sub, train_config& c);
+int run_train_data(const train_config& c);
 
 // Registers every option of `xgrad train` on `sub`, bound to `c` (testable without running).
 void add_train_options(CLI::App& sub, train_config& c);

@@ -245,6 +245,18 @@ var var::detach() const {
     return t.constant(t.value(index_));
 }
 
+detached var::detached_value() const { return detached(owner().value(index_)); }
+
+var detached::get() const {
+    if (!value_.defined()) throw error("xgrad: use of an empty detached value (default-constructed, never assigned)");
+    tape& t = tape::active();
+    // The node made last is reused while it is still this value on the active tape's generation.
+    if (node_.defined() && node_.tape_ == t.id() && !node_.is_stale() && t.at(node_.index_).kind == node_kind::constant)
+        return node_;
+    node_ = t.constant(value_);
+    return node_;
+}
+
 // ---- guards and leaves ------------------------------------------------------------------------
 
 scope::scope(std::string_view name) : tape_(&tape::active()), tape_id_(tape_->id()) {

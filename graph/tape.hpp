@@ -24,6 +24,7 @@ namespace xgrad {
 
 class tape;
 class backward_ctx;
+class detached;
 struct param_state;
 // Work a backward rule hands to the moment the sweep reaches a leaf: f(tape, leaf index).
 using leaf_finisher = void (*)(tape&, std::uint32_t);
@@ -91,8 +92,11 @@ public:
     double item() const { return value().item(); }
     const std::string& name() const;
     bool requires_grad() const;
-    // A new leaf holding a copy of this value, cut from the graph (truncated BPTT).
+    // A new leaf holding a copy of this value, cut from the graph (truncated BPTT). It lives on this
+    // tape and goes stale at its next clear(); detached_value() is the copy that outlives it.
     var detach() const;
+    // This value cut from the graph as a copy that outlives every tape (see class detached).
+    detached detached_value() const;
     // backward() on this var's tape; the var must hold a single element.
     void backward() const;
 
@@ -103,9 +107,32 @@ public:
 
 private:
     friend class tape;
+    friend class detached;
     std::uint64_t tape_ = 0;
     std::uint64_t gen_ = 0;
     std::uint32_t index_ = 0;
+};
+
+// A value cut from the graph that outlives every tape: truncated BPTT across tape.clear(). It holds
+// a copy of a tensor; used as a var (get() or the conversion), it enters the active tape as a
+// constant leaf, once per tape and generation (later uses in that generation give the same node), so
+// a state carried from one chunk to the next reads exactly the values it was made from and no
+// gradient flows past it. Copies share nothing with any tape.
+class detached {
+public:
+    detached() = default;
+    explicit detached(tensor value) : value_(std::move(value)) {}
+    bool defined() const { return value_.defined(); }
+    const tensor& value() const { return value_; }
+    const shape_t& shape() const { return value_.shape(); }
+    // The value as a constant on the active tape; throws xgrad::error when there is none or when the
+    // value is undefined.
+    var get() const;
+    operator var() const { return get(); }
+
+private:
+    tensor value_;
+    mutable var node_;  // the constant made last (its tape, generation and index)
 };
 
 // A gradient buffer as a backward rule receives it: in its node's shape and dtype, holding either

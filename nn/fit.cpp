@@ -78,7 +78,7 @@ fit_result fit(sequence_regressor& model, const dataset& train, const dataset& t
         std::size_t step = 0, rows = 0;
         for (batch b; loader.next(b);) {
             t.clear();
-            var loss = mse(model(input(b.x)), input(b.y));
+            var loss = options.loss ? options.loss(model(input(b.x)), input(b.y)) : mse(model(input(b.x)), input(b.y));
             opt->zero_grad();
             t.backward(loss);
             norm_sum += options.clip > 0 ? clip_grad_norm(params, options.clip) : grad_norm(params);
@@ -96,6 +96,7 @@ fit_result fit(sequence_regressor& model, const dataset& train, const dataset& t
         m.test_loss = evaluate(model, test);
         result.history.push_back(m);
         if (callbacks.on_epoch) callbacks.on_epoch(m);
+        if (callbacks.stop && callbacks.stop(m)) break;
     }
     return result;
 }

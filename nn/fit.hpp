@@ -32,6 +32,8 @@ struct fit_options {
     double lr = 1e-3;
     double clip = 0;  // > 0: clip the global gradient norm to this
     std::uint64_t seed = 0;  // shuffle order
+    // The training loss of a batch, loss(prediction, target); empty: mse.
+    std::function<var(const var& prediction, const var& target)> loss;
 };
 
 struct epoch_metrics {
@@ -48,6 +50,8 @@ struct epoch_metrics {
 struct fit_callbacks {
     std::function<void(std::size_t step, std::size_t steps, double running_loss)> on_batch;
     std::function<void(const epoch_metrics&)> on_epoch;
+    // Asked after on_epoch: true ends training there (early stopping).
+    std::function<bool(const epoch_metrics&)> stop;
 };
 
 struct fit_result {

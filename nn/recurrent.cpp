@@ -73,6 +73,19 @@ void recurrent_base::check_input(const var& x, const std::vector<var>& h0, const
     }
 }
 
+var recurrent_base::forward_chunk(const var& x, carried& s) {
+    state initial;
+    for (const auto& h : s.h) initial.h.push_back(h.get());
+    for (const auto& c : s.c) initial.c.push_back(c.get());
+    var y = forward(x, initial);
+    const state last = final_state();
+    carried next;
+    for (const auto& h : last.h) next.h.push_back(h.detached_value());
+    for (const auto& c : last.c) next.c.push_back(c.detached_value());
+    s = std::move(next);
+    return y;
+}
+
 var recurrent_base::initial(const std::vector<var>& h0, std::size_t l, std::size_t batch, dtype d) const {
     if (!h0.empty()) return h0[l];
     return full({batch, opt_.hidden_size}, 0.0, d);

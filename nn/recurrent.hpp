@@ -3,7 +3,9 @@
 //
 //   nn::lstm lstm({.input_size = 1, .hidden_size = 50, .return_sequences = false, .seed = 7});
 //   var y = lstm(x);                  // x [batch, time, 1] -> y [batch, 50] (last output)
-//   auto h = lstm.final_h();          // each layer's last hidden state (carry with detach())
+//   auto h = lstm.final_h();          // each layer's last hidden state (a tape var)
+//   nn::recurrent_base::carried s;    // truncated BPTT: a state that survives tape.clear()
+//   var y1 = lstm.forward_chunk(x1, s); t.clear(); var y2 = lstm.forward_chunk(x2, s);
 //
 // Parameters per layer l follow PyTorch's names, shapes and gate order (docs/pytorch-weights.md):
 //   weight_ih_l{l} [G·H, in], weight_hh_l{l} [G·H, H], bias_ih_l{l} [G·H], bias_hh_l{l} [G·H]
@@ -71,6 +73,17 @@ public:
     virtual var forward(const var& x, const state& initial) = 0;
     // Each layer's state after the latest call; c: lstm only.
     virtual state final_state() const { return {final_h_, {}}; }
+    // A state as values cut from the graph (xgrad::detached), valid across tape.clear(): the carry of
+    // truncated BPTT. Empty: zeros.
+    struct carried {
+        std::vector<detached> h, c;
+        bool empty() const { return h.empty() && c.empty(); }
+        void reset() { h.clear(); c.clear(); }
+    };
+    // forward(x, state) from `state` (entering the active tape as constants: no gradient flows into an
+    // earlier chunk), then state = the final state, detached. The same values, bit for bit, as copying
+    // the final states' values out and feeding them back with input().
+    var forward_chunk(const var& x, carried& state);
 
     const recurrent_options& options() const { return opt_; }
     // Each layer's last hidden state after the latest call ([batch, hidden] each).

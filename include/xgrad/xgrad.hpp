@@ -31,3 +31,5 @@
 #include "nn/models.hpp"
 #include "nn/fit.hpp"
 #include "nn/char_lm.hpp"
+#include "nn/dataset_io.hpp"
+#include "nn/supervised.hpp"

@@ -1,0 +1,174 @@
+// `xgrad train --data FILE`: a sequence model on your own data (nn/dataset_io.hpp, nn/supervised.hpp),
+// regression or classification, with test and validation parts, early stopping and a metrics log.
+#include <cmath>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include "train_config.hpp"
+
+namespace xgrad::cli {
+
+void add_data_options(CLI::App& sub, train_config& c) {
+    sub.add_option("--data", c.data, "Train on this data file: .npz (X [N,T,F], y, lengths) or CSV (docs/cli.md)")
+        ->check(CLI::ExistingFile);
+    sub.add_option("--task", c.task, "With --data: regress (MSE) or classify (integer labels, cross-entropy)")
+        ->check(CLI::IsMember({"regress", "classify"}))->capture_default_str();
+    sub.add_option("--test-data", c.test_data, "With --data: the test set, a file of the same layout")->check(CLI::ExistingFile);
+    sub.add_option("--test-split", c.test_split, "With --data: test on the last fraction of the file's samples (file order)")
+        ->check(CLI::Range(0.0, 1.0));
+    sub.add_option("--val-split", c.val_split, "With --data: validate on the last fraction of the training part (before shuffling)")
+        ->check(CLI::Range(0.0, 1.0));
+    sub.add_option("--patience", c.patience, "With --val-split: stop after N epochs without a lower val_loss; keep the best weights")
+        ->check(CLI::NonNegativeNumber);
+    sub.add_option("--window", c.window, "With a CSV of series columns: windows of W steps, the next step as target")
+        ->check(CLI::NonNegativeNumber);
+    sub.add_option("--features", c.features, "With a CSV of one sample per line: features per time step (T = inputs / F)")
+        ->check(CLI::PositiveNumber)->capture_default_str();
+    sub.add_flag("--baselines", c.baselines, "With a test set: also score baselines fitted on the training part "
+                 "(regress: persistence with --window, least squares; classify: majority class, logistic regression)");
+}
+
+namespace {
+
+std::string bar() { return "[" + std::string(30, '=') + "]"; }
+
+std::string timing(double seconds, std::size_t steps) {
+    std::ostringstream o;
+    const double per = seconds / double(steps ? steps : 1);
+    o << std::lround(std::floor(seconds)) << "s ";
+    if (per < 1e-3)
+        o << std::lround(1e6 * per) << "us/step";
+    else
+        o << std::lround(1e3 * per) << "ms/step";
+    return o.str();
+}
+
+void same_layout(const nn::labelled_data& a, const nn::labelled_data& b, const std::string& what) {
+    if (a.x.shape()[1] != b.x.shape()[1] || a.x.shape()[2] != b.x.shape()[2])
+        throw nn::data_error(what + ": samples are [T=" + std::to_string(b.x.shape()[1]) + ", F=" + std::to_string(b.x.shape()[2]) +
+                             "] but the training data's are [T=" + std::to_string(a.x.shape()[1]) +
+                             ", F=" + std::to_string(a.x.shape()[2]) + "]");
+    if (a.y.defined() && b.y.defined() && a.y.dim() == 2 && b.y.shape()[1] != a.y.shape()[1])
+        throw nn::data_error(what + ": " + std::to_string(b.y.shape()[1]) + " targets per sample, the training data has " +
+                             std::to_string(a.y.shape()[1]));
+}
+
+// The samples of a then b (the training part and its validation tail, back in file order).
+nn::labelled_data concat_parts(const nn::labelled_data& a, const nn::labelled_data& b) {
+    nn::labelled_data d;
+    tape t;
+    d.x = concat({constant(a.x), constant(b.x)}, 0).value();
+    d.y = concat({constant(a.y), constant(b.y)}, 0).value();
+    return d;
+}
+
+}  // namespace
+
+int run_train_data(const train_config& c) {
+    const dtype d = c.dtype == "float64" ? dtype::float64 : dtype::float32;
+    const nn::task_kind task = c.task == "classify" ? nn::task_kind::classify : nn::task_kind::regress;
+    if (!c.test_data.empty() && c.test_split > 0)
+        throw argument_error("--test-data and --test-split both give a test set: use one");
+    if (c.patience > 0 && !(c.val_split > 0))
+        throw argument_error("--patience stops on the validation loss: give --val-split too");
+    const nn::data_read_options ro{.task = task, .features = c.features, .window = c.window, .dt = d};
+    nn::labelled_data train = nn::read_dataset(c.data, ro), test, val;
+    nn::require_full_lengths(train, "data file '" + c.data + "'");
+    if (!c.test_data.empty()) {
+        test = nn::read_dataset(c.test_data, ro);
+        nn::require_full_lengths(test, "data file '" + c.test_data + "'");
+        same_layout(train, test, "--test-data '" + c.test_data + "'");
+    } else if (c.test_split > 0) {
+        std::tie(train, test) = nn::split_tail(train, c.test_split, "--test-split");
+    }
+    if (c.val_split > 0) std::tie(train, val) = nn::split_tail(train, c.val_split, "--val-split");
+
+    nn::task_model_info info;
+    info.task = task;
+    info.steps = train.x.shape()[1];
+    info.features = train.x.shape()[2];
+    info.window = c.window;
+    info.cell = c.model.cell;
+    info.activation = c.model.activation;
+    info.hidden = c.model.hidden;
+    info.dt = d;
+    info.seed = c.seed;
+    if (task == nn::task_kind::classify) {
+        info.outputs = nn::check_labels(train, "data file '" + c.data + "'");
+        if (val.size()) nn::check_labels(val, "--val-split part of '" + c.data + "'", info.outputs);
+        if (test.size()) nn::check_labels(test, c.test_data.empty() ? "--test-split part of '" + c.data + "'" : "data file '" + c.test_data + "'", info.outputs);
+    } else {
+        info.outputs = train.y.shape()[1];
+    }
+    nn::sequence_regressor model(nn::task_model_options(info));
+    if (!c.load.empty()) nn::load_checkpoint(c.load, model);
+    for (const auto& name : c.freeze) model.freeze(name);
+
+    nn::fit_options fo = c.fit;
+    fo.seed = c.seed;
+    fo.loss = nn::task_loss(task);
+    auto opt = nn::make_optimizer(fo.optimizer, model, fo.lr);
+
+    std::ofstream log;
+    if (!c.log.empty()) {
+        log.open(c.log);
+        if (!log) throw argument_error("cannot write the metrics log '" + c.log + "'");
+        log << "epoch,train_loss,val_loss,val_accuracy,seconds,grad_norm\n" << std::setprecision(9);
+    }
+    const bool classify = task == nn::task_kind::classify;
+    nn::best_weights best(c.patience);
+    bool stopped = false;
+    nn::fit_callbacks cb;
+    cb.on_epoch = [&](const nn::epoch_metrics& m) {
+        nn::task_metrics v{std::nan(""), std::nan("")};
+        if (val.size()) v = nn::evaluate_task(model, val, task);
+        if (!c.quiet) {
+            std::cout << "Epoch " << m.epoch << "/" << m.epochs << "\n"
+                      << m.steps << "/" << m.steps << " " << bar() << " - " << timing(m.seconds, m.steps) << std::fixed
+                      << std::setprecision(4) << " - loss: " << m.train_loss;
+            if (val.size()) {
+                std::cout << " - val_loss: " << v.loss;
+                if (classify) std::cout << " - val_accuracy: " << v.accuracy;
+            }
+            std::cout << std::defaultfloat << "\n" << std::flush;
+        }
+        if (log) log << m.epoch << "," << m.train_loss << "," << v.loss << "," << v.accuracy << "," << m.seconds << "," << m.grad_norm << "\n";
+        if (val.size() && c.patience > 0) stopped = best.observe(v.loss, m.epoch, model);
+    };
+    cb.stop = [&](const nn::epoch_metrics& m) {
+        if (stopped && !c.quiet) std::cout << "Epoch " << m.epoch << ": early stopping\n";
+        return stopped;
+    };
+    nn::fit(model, {train.x, train.y}, {}, fo, cb, opt.get());
+    if (c.patience > 0 && best.best_epoch() > 0) {
+        best.restore(model);
+        if (!c.quiet)
+            std::cout << "Restoring model weights from the end of the best epoch: " << best.best_epoch() << " (val_loss "
+                      << std::setprecision(6) << best.best_loss() << ")\n";
+    }
+    if (!c.save.empty()) nn::save_task_model(c.save, model, info);
+    if (test.size()) {
+        const nn::task_metrics t = nn::evaluate_task(model, test, task);
+        if (c.baselines) {  // printed before the Test lines, which stay last
+            const nn::labelled_data fit_part = val.size() ? concat_parts(train, val) : train;
+            std::cout << std::setprecision(8);
+            if (classify) {
+                std::cout << "Baseline majority class: Test Accuracy: " << nn::majority_accuracy(fit_part, test) << "\n"
+                          << "Baseline logistic regression: Test Accuracy: "
+                          << nn::logistic_regression_accuracy(fit_part, test, info.outputs, 500, c.seed) << "\n";
+            } else {
+                if (c.window > 0) std::cout << "Baseline persistence: Test Loss: " << nn::persistence_mse(test) << "\n";
+                std::cout << "Baseline least squares: Test Loss: " << nn::least_squares_mse(fit_part, test) << "\n";
+            }
+        }
+        std::cout << "Test Loss: " << std::setprecision(8) << t.loss << "\n";
+        if (classify) std::cout << "Test Accuracy: " << std::setprecision(6) << t.accuracy << "\n";
+    } else if (!c.quiet) {
+        std::cout << "(no test set: give --test-data FILE or --test-split F for the Test Loss)\n";
+    }
+    return 0;
+}
+
+}  // namespace xgrad::cli
