@@ -16,5 +16,6 @@ command add_graph(CLI::App& app);
 command add_bench(CLI::App& app);
 command add_generate(CLI::App& app);
 command add_study(CLI::App& app);
+command add_export(CLI::App& app);
 
 }  // namespace xgrad::cli
