@@ -17,5 +17,6 @@ command add_bench(CLI::App& app);
 command add_generate(CLI::App& app);
 command add_study(CLI::App& app);
 command add_predict(CLI::App& app);
+command add_export(CLI::App& app);
 
 }  // namespace xgrad::cli

@@ -47,6 +47,7 @@ int main(int argc, char** argv) {
     add(xgrad::cli::add_generate);
     add(xgrad::cli::add_study);
     add(xgrad::cli::add_predict);
+    add(xgrad::cli::add_export);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

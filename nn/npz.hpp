@@ -14,6 +14,7 @@
 //
 // The checkpoint errors live here: every failure of a read or a write is a checkpoint_error.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -114,6 +115,14 @@ std::string npy_dtype_name(const std::string& descr);
 namespace detail {  // shared by npz.cpp and npz_write.cpp
 std::string quoted(const std::string& s);  // 's'
 std::string zip_message(int libzip_code);
+// The atomic write behind save_npz (see the top of this file), for any file: write_tmp writes the whole
+// content to the temporary path it is given, which is then flushed and renamed over `path` (symbolic
+// links followed, stale temporaries removed, a non-regular target refused). `what` names the kind of
+// file in messages ("checkpoint"). Failures throw checkpoint_io_error; the previous file is untouched.
+void write_atomically(const std::string& path, const std::string& what,
+                      const std::function<void(const std::string& tmp)>& write_tmp);
+// write_atomically of `bytes`.
+void write_file_atomically(const std::string& path, const std::string& what, const std::string& bytes);
 }  // namespace detail
 
 }  // namespace xgrad::nn

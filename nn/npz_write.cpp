@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <set>
 
@@ -106,7 +107,7 @@ std::string file_kind(mode_t mode) {
 // The file a save replaces. A symbolic link is followed to its final target (the link stays a link and
 // the file it names is replaced); a dangling link names the file to create. Anything that exists and is
 // not a regular file (a device, a FIFO, a directory, a socket) is refused: renaming over it would replace it.
-std::string resolve_target(const std::string& path) {
+std::string resolve_target(const std::string& path, const std::string& what) {
     std::string target = path;
     for (int hops = 0;; ++hops) {
         struct stat st {};
@@ -114,35 +115,36 @@ std::string resolve_target(const std::string& path) {
         if (S_ISREG(st.st_mode)) return target;
         const std::string via = target == path ? "" : " (the symbolic link leads to " + detail::quoted(target) + ")";
         if (!S_ISLNK(st.st_mode))
-            throw checkpoint_io_error("checkpoint " + quoted(path) + via + ": is " + file_kind(st.st_mode) +
-                                      ", not a regular file; a checkpoint is saved to a regular file: choose "
+            throw checkpoint_io_error(what + " " + quoted(path) + via + ": is " + file_kind(st.st_mode) +
+                                      ", not a regular file; a " + what + " is saved to a regular file: choose "
                                       "another path, or remove what is there first; nothing was written");
         if (hops >= 40)
-            throw checkpoint_io_error("checkpoint " + quoted(path) + ": too many levels of symbolic links" + via +
+            throw checkpoint_io_error(what + " " + quoted(path) + ": too many levels of symbolic links" + via +
                                       "; nothing was written");
         std::error_code ec;
         const std::filesystem::path link = std::filesystem::read_symlink(target, ec);
         if (ec)
-            throw checkpoint_io_error("checkpoint " + quoted(path) + ": cannot read the symbolic link " + detail::quoted(target) +
+            throw checkpoint_io_error(what + " " + quoted(path) + ": cannot read the symbolic link " + detail::quoted(target) +
                                       ": " + ec.message() + "; nothing was written");
         target = link.is_absolute() ? link.string() : dir_of(target) + "/" + link.string();
     }
 }
 
-[[noreturn]] void io_fail(const std::string& path, const std::string& what, int err) {
-    throw checkpoint_io_error("checkpoint " + quoted(path) + ": " + what + ": " + std::strerror(err) +
+[[noreturn]] void io_fail(const std::string& path, const std::string& failure, int err,
+                          const std::string& what = "checkpoint") {
+    throw checkpoint_io_error(what + " " + quoted(path) + ": " + failure + ": " + std::strerror(err) +
                               "; the previous file (if any) is unchanged");
 }
 
-void fsync_path(const std::string& p, bool directory, const std::string& path) {
+void fsync_path(const std::string& p, bool directory, const std::string& path, const std::string& what) {
     const int fd = ::open(p.c_str(), directory ? O_RDONLY | O_DIRECTORY : O_RDONLY);
     if (fd < 0) {
         if (directory) return;  // best effort
-        io_fail(path, "cannot reopen the temporary file " + quoted(p), errno);
+        io_fail(path, "cannot reopen the temporary file " + quoted(p), errno, what);
     }
     const int rc = ::fsync(fd), err = errno;
     ::close(fd);
-    if (rc != 0 && !directory) io_fail(path, "cannot flush " + quoted(p) + " to disk", err);
+    if (rc != 0 && !directory) io_fail(path, "cannot flush " + quoted(p) + " to disk", err, what);
 }
 
 // The archive at `tmp`. libzip writes to its own temporary file and renames it to `tmp` on close.
@@ -196,19 +198,41 @@ void save_npz(const std::string& path, const named_tensors& entries, const npz_o
         names.push_back(name);
         blobs.push_back(t.visit([](const auto& a) { return xt::dump_npy(a); }));
     }
-    const std::string target = resolve_target(path);
+    detail::write_atomically(path, "checkpoint",
+                             [&](const std::string& tmp) { write_zip(tmp, path, names, blobs, options.compress); });
+}
+
+namespace detail {
+
+void write_atomically(const std::string& path, const std::string& what,
+                      const std::function<void(const std::string& tmp)>& write_tmp) {
+    const std::string target = resolve_target(path, what);
     remove_stale_temporaries(target);
     const std::string tmp = temp_name(target);
     try {
-        write_zip(tmp, path, names, blobs, options.compress);
-        fsync_path(tmp, false, path);
+        write_tmp(tmp);
+        fsync_path(tmp, false, path, what);
         if (std::rename(tmp.c_str(), target.c_str()) != 0)
-            io_fail(path, "cannot rename " + quoted(tmp) + " over " + detail::quoted(target), errno);
+            io_fail(path, "cannot rename " + quoted(tmp) + " over " + detail::quoted(target), errno, what);
     } catch (...) {
         std::remove(tmp.c_str());
         throw;
     }
-    fsync_path(dir_of(target), true, path);
+    fsync_path(dir_of(target), true, path, what);
 }
+
+void write_file_atomically(const std::string& path, const std::string& what, const std::string& bytes) {
+    write_atomically(path, what, [&](const std::string& tmp) {
+        std::FILE* f = std::fopen(tmp.c_str(), "wb");
+        if (!f) io_fail(path, "cannot create " + quoted(tmp), errno, what);
+        const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
+        int err = errno;
+        const bool closed = std::fclose(f) == 0;  // a buffered write fails here (ENOSPC, EIO): its errno
+        if (!closed && ok) err = errno;
+        if (!closed || !ok) io_fail(path, "cannot write " + quoted(tmp), err, what);
+    });
+}
+
+}  // namespace detail
 
 }  // namespace xgrad::nn

@@ -11,11 +11,17 @@ required=(cmake g++ make libxtensor-dev xtl-dev libxsimd-dev libxtensor-blas-dev
           libopenblas-dev libxsmm-dev doctest-dev libzip-dev zlib1g-dev libcli11-dev
           zipcmp zipmerge ziptool   # Debian's libzip CMake config fails unless its three tools are installed
           clang libclang-rt-dev)    # libFuzzer (libclang_rt.fuzzer) for scripts/fuzz.sh
+# ONNX export (xgrad::onnx, nn/onnx.hpp) and its tests, which run the exported models in onnxruntime-node
+# (installed by the tests into the build tree with npm). nodejs/npm count as present when node and npm are
+# on PATH (e.g. NodeSource's nodejs, which ships npm and conflicts with Debian's npm package).
+onnx=(libonnx-dev libprotobuf-dev)
+node_pkgs=(nodejs npm)
 optional=(graphviz gnuplot-nox python3-numpy)  # numpy: cross-checks of .npz checkpoints
 # Only to regenerate tests/data/pytorch* (tests/fixtures/make_pytorch_fixture.py): XGRAD_FIXTURES=1.
 fixtures=(python3-torch python3-numpy)
 
-wanted=("${required[@]}")
+wanted=("${required[@]}" "${onnx[@]}")
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then wanted+=("${node_pkgs[@]}"); fi
 if [[ "${XGRAD_OPTIONAL:-0}" == 1 ]]; then wanted+=("${optional[@]}"); fi
 if [[ "${XGRAD_FIXTURES:-0}" == 1 ]]; then wanted+=("${fixtures[@]}"); fi
 bench_torch=(libtorch-dev)  # benchmark only: XGRAD_BENCH_TORCH=1

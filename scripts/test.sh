@@ -6,6 +6,7 @@
 #   3. a minute of fuzzing the checkpoint readers (scripts/fuzz.sh),
 #   4. the test suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
 # Build folders: build/ (Release), build-fuzz/, build-asan/, build-consumer/, build-examples/ (and build/install).
+# The ONNX tests install onnxruntime-node (npm) into build/onnxrt on their first run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs="${XGRAD_JOBS:-$(nproc)}"
@@ -34,7 +35,8 @@ scripts/fuzz.sh 60
 
 if [[ "${XGRAD_SKIP_SANITIZERS:-0}" != 1 ]]; then
   echo "== AddressSanitizer + UndefinedBehaviorSanitizer build and tests"
-  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DXGRAD_SANITIZE=ON -DXGRAD_BUILD_TOOLS=OFF -DXGRAD_NATIVE=OFF >/dev/null
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DXGRAD_SANITIZE=ON -DXGRAD_BUILD_TOOLS=OFF -DXGRAD_NATIVE=OFF \
+    -DXGRAD_ONNXRT_DIR="$PWD/build/onnxrt" >/dev/null  # onnxruntime-node: the one the Release tests installed
   cmake --build build-asan -j "$jobs"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build-asan --output-on-failure -j "$jobs"
