@@ -9,7 +9,8 @@ set -euo pipefail
 
 required=(cmake g++ make libxtensor-dev xtl-dev libxsimd-dev libxtensor-blas-dev
           libopenblas-dev libxsmm-dev doctest-dev libzip-dev zlib1g-dev libcli11-dev
-          zipcmp zipmerge ziptool)  # Debian's libzip CMake config fails unless its three tools are installed
+          zipcmp zipmerge ziptool
+          libopenmpi-dev openmpi-bin)  # Debian's libzip CMake config fails unless its three tools are installed
 optional=(graphviz gnuplot-nox python3-numpy)  # numpy: cross-checks of .npz checkpoints
 # Only to regenerate tests/data/pytorch* (tests/fixtures/make_pytorch_fixture.py): XGRAD_FIXTURES=1.
 fixtures=(python3-torch python3-numpy)

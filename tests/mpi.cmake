@@ -1,0 +1,18 @@
+# Data-parallel training over MPI (issue 16): tests/mpi/test_mpi.cpp under `mpirun -np 2`.
+# --oversubscribe: CI may have fewer cores than ranks. OMPI_ALLOW_RUN_AS_ROOT*: CI runs as root.
+if(XGRAD_WITH_MPI AND MPIEXEC_EXECUTABLE)
+  add_executable(xgrad_mpi_tests mpi/test_mpi.cpp)
+  target_link_libraries(xgrad_mpi_tests PRIVATE xgrad doctest::doctest xgrad_build_flags)
+  set(XGRAD_MPIRUN ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} 2 --oversubscribe)
+  set(XGRAD_MPI_ENV "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OPENBLAS_NUM_THREADS=1;OMPI_MCA_rmaps_base_oversubscribe=1")
+  add_test(NAME mpi_data_parallel COMMAND ${XGRAD_MPIRUN} $<TARGET_FILE:xgrad_mpi_tests>
+           WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
+  set_tests_properties(mpi_data_parallel PROPERTIES ENVIRONMENT "${XGRAD_MPI_ENV}" TIMEOUT 60)
+  # A rank killed (SIGKILL) or throwing mid-training ends the job non-zero within 30 s (124 = timeout's).
+  foreach(fault kill throw)
+    add_test(NAME mpi_fault_${fault} COMMAND sh -c
+             "timeout 30 \"$0\" \"$@\" --${fault}; rc=$?; echo \"exit $rc\"; [ $rc -ne 0 ] && [ $rc -ne 124 ]"
+             ${XGRAD_MPIRUN} $<TARGET_FILE:xgrad_mpi_tests>)
+    set_tests_properties(mpi_fault_${fault} PROPERTIES ENVIRONMENT "${XGRAD_MPI_ENV}" TIMEOUT 40)
+  endforeach()
+endif()
