@@ -32,6 +32,9 @@ struct fit_options {
     double lr = 1e-3;
     double clip = 0;  // > 0: clip the global gradient norm to this
     std::uint64_t seed = 0;  // shuffle order
+    // Data-parallel training (nn/data_parallel.hpp): this rank's shard of every epoch (loader_options).
+    std::size_t shard_rank = 0;
+    std::size_t shard_count = 1;
 };
 
 struct epoch_metrics {
@@ -48,6 +51,10 @@ struct epoch_metrics {
 struct fit_callbacks {
     std::function<void(std::size_t step, std::size_t steps, double running_loss)> on_batch;
     std::function<void(const epoch_metrics&)> on_epoch;
+    // Runs after each backward, before clipping and the optimizer step (data_parallel::finish).
+    std::function<void()> after_backward;
+    // Turns this rank's epoch train_loss into the job's (the mean over ranks), before on_epoch.
+    std::function<double(double)> reduce_metric;
 };
 
 struct fit_result {
