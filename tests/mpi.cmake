@@ -17,4 +17,16 @@ if(XGRAD_WITH_MPI AND MPIEXEC_EXECUTABLE AND NOT XGRAD_SANITIZE)
              ${XGRAD_MPIRUN} $<TARGET_FILE:xgrad_mpi_tests>)
     set_tests_properties(mpi_fault_${fault} PROPERTIES ENVIRONMENT "${XGRAD_MPI_ENV}" TIMEOUT 40)
   endforeach()
+  if(TARGET xgrad_cli)
+    # `mpirun -np 2 xgrad train --batch 16` prints once, and the same as one process with --batch 32
+    # (the shards of each step together are one process's batch; the average equals its mean loss).
+    set(args train --epochs 2 --samples 64 --test-samples 16 --cell lstm --hidden 8 --dtype float64 -q)
+    add_test(NAME mpi_cli_train COMMAND sh -c
+             "m=$0; n=$1; shift; a=$(timeout 60 $m $n 2 --oversubscribe \"$@\" --batch 16) || exit 1; b=$(\"$@\" --batch 32); echo \"2 ranks: $a\"; echo \"1 process: $b\"; [ \"$a\" = \"$b\" ]"
+             ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} $<TARGET_FILE:xgrad_cli> ${args})
+    set_tests_properties(mpi_cli_train PROPERTIES ENVIRONMENT "${XGRAD_MPI_ENV}" TIMEOUT 90)
+    add_test(NAME mpi_cli_bench_json COMMAND ${XGRAD_MPIRUN} $<TARGET_FILE:xgrad_cli> bench --json --iters 3)
+    set_tests_properties(mpi_cli_bench_json PROPERTIES ENVIRONMENT "${XGRAD_MPI_ENV}" TIMEOUT 60
+                         PASS_REGULAR_EXPRESSION "\"ranks\": 2, \"samples_per_s\": [0-9]")
+  endif()
 endif()
