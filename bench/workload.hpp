@@ -3,6 +3,7 @@
 // xgrad_bench_allocs counts its heap allocations (bench/allocations.cpp). It is the library's own
 // model, nn::sequence_regressor with PyTorch's initialisation (seed 42), trained with nn::adam
 // (PyTorch's defaults) by MSE on one fixed random batch x [batch, steps, 1] -> y [batch, 1].
+#include <functional>
 #include <string>
 
 #include <xgrad/xgrad.hpp>
@@ -32,8 +33,11 @@ public:
         opt_.zero_grad();
         var loss = mse(model_(constant(x_)), constant(y_));
         loss.backward();
+        if (after_backward) after_backward();  // e.g. data_parallel::finish under mpirun
         opt_.step();
     }
+    const nn::sequence_regressor& model() const { return model_; }
+    std::function<void()> after_backward;
 
 private:
     tape tape_;  // first: active while the rest is built and used

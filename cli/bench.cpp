@@ -22,6 +22,8 @@
 #include <string>
 #include <vector>
 
+#include <xgrad/nn/data_parallel.hpp>
+#include <xgrad/nn/dist.hpp>
 #include <xgrad/xgrad.hpp>
 
 #include "../bench/workload.hpp"
@@ -100,12 +102,19 @@ result run_config(const config& c, int iters) {
     set_num_threads(c.threads);
     reset_peak_rss();
     bench::training_workload w(c);
+    // Under mpirun every rank trains data-parallel on its own batch (the same synthetic one).
+    std::unique_ptr<nn::data_parallel> dp;
+    if (dist::world().size() > 1) {
+        dp = std::make_unique<nn::data_parallel>(w.model(), dist::world());
+        w.after_backward = [&] { dp->finish(); };
+    }
     auto step = [&] { w.step(); };
     // Warm-up sizes every buffer; then pick the count for about 1.5 s.
     const auto w0 = std::chrono::steady_clock::now();
     for (int i = 0; i < 3; ++i) step();
     const double warm_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count() / 3;
     if (iters <= 0) iters = std::clamp(int(1.5 / std::max(warm_s, 1e-6)), 10, 2000);
+    iters = int(dist::world().broadcast(std::uint64_t(iters)));  // every rank the same number of steps
     std::vector<double> ms;
     ms.reserve(std::size_t(iters));
     for (int i = 0; i < iters; ++i) {
@@ -113,7 +122,8 @@ result run_config(const config& c, int iters) {
         step();
         ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     }
-    return {median(ms), peak_rss_mb(), iters};
+    // The ranks step in lockstep; report their mean median.
+    return {dist::world().all_reduce(median(ms), dist::reduce::mean), peak_rss_mb(), iters};
 }
 
 }  // namespace
@@ -197,6 +207,8 @@ command add_bench(CLI::App& app) {
             const double pk = by_fraction[by_fraction.size() / 2].second.second;
             const double gf = step_gemm_flops(c) / (r.ms_per_step * 1e-3) / 1e9;
             const double fmin = by_fraction.front().first, fmax = by_fraction.back().first;
+            const int ranks = dist::world().size();
+            if (!dist::world().is_root()) continue;  // rank 0 alone prints
             if (opt->json) {
                 std::printf("{\"impl\": \"xgrad\", \"cell\": \"%s\", \"hidden\": %zu, \"steps\": %zu, \"batch\": %zu, "
                             "\"dtype\": \"%s\", \"threads\": %d, \"ms_per_step\": %.4f, \"peak_rss_mb\": %.1f, "
@@ -207,7 +219,9 @@ command add_bench(CLI::App& app) {
                     std::printf(", \"gemm_peak_gflops\": %.2f, \"fraction_of_peak\": %.3f, \"fraction_min\": %.3f, "
                                 "\"fraction_max\": %.3f, \"rounds\": %d",
                                 pk, gf / pk, fmin, fmax, rounds);
-                std::printf("}\n");
+                // the whole job's throughput: every rank's batch per step
+                std::printf(", \"ranks\": %d, \"samples_per_s\": %.1f}\n", ranks,
+                            double(ranks) * double(c.batch) / (r.ms_per_step * 1e-3));
             } else {
                 std::printf("%-5s %6zu %6zu %6zu %-8s %7d %11.4f %10.1f %7d", c.cell.c_str(), c.hidden, c.steps,
                             c.batch, dtype_name(c.dt), c.threads, r.ms_per_step, r.peak_rss_mb, r.iters);

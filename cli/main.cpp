@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include <xgrad/nn/dist.hpp>
 #include <xgrad/ops/ops.hpp>
 
 #include "commands.hpp"
@@ -31,6 +32,11 @@ void reexec_with_best_blas_core(char** argv) {
 
 int main(int argc, char** argv) {
     reexec_with_best_blas_core(argv);
+    // Under mpirun every rank runs this program; a plain run starts no MPI (nn/dist.hpp).
+    xgrad::dist::init(&argc, &argv);
+    struct finalize_mpi {
+        ~finalize_mpi() { xgrad::dist::finalize(); }
+    } finalize_at_exit;
     CLI::App app{"xgrad: reverse-mode autodiff for recurrent networks (train, generate text, inspect, gradient-check)"};
     app.require_subcommand(1);
     std::vector<std::pair<CLI::App*, xgrad::cli::command>> commands;
@@ -58,6 +64,8 @@ int main(int argc, char** argv) {
             if (sub->parsed()) return run();
     } catch (const std::exception& e) {
         std::cerr << "xgrad: error: " << e.what() << "\n";
+        // The other ranks may wait in a collective for this one: end the whole job now.
+        if (xgrad::dist::world().size() > 1) xgrad::dist::abort(1);
         return 1;
     }
     return 0;

@@ -9,6 +9,9 @@
 
 #include <unistd.h>
 
+#include <xgrad/nn/data_parallel.hpp>
+#include <xgrad/nn/dist.hpp>
+
 #include "commands.hpp"
 #include "train_config.hpp"
 
@@ -73,15 +76,35 @@ int run_train(const train_config& c) {
     auto opt = nn::make_optimizer(fo.optimizer, model, fo.lr);
     if (!c.load.empty()) nn::load_checkpoint(c.load, model);  // throws checkpoint errors with a full report
     for (const auto& name : c.freeze) model.freeze(name);
+    // Under mpirun: data-parallel (docs/distributed.md). --batch is per rank; rank 0 alone prints,
+    // logs and saves. Every rank builds the same data and model from --seed; rank 0's parameters
+    // are broadcast (after --load too).
+    auto& comm = dist::world();
+    const bool root = comm.is_root();
+    std::unique_ptr<nn::data_parallel> dp;
+    if (comm.size() > 1) {
+        std::ostringstream fp;
+        fp << c.model.cell << ' ' << c.model.activation << ' ' << c.model.hidden << ' ' << c.steps << ' ' << c.samples << ' '
+           << c.test_samples << ' ' << c.fit.epochs << ' ' << c.fit.batch_size << ' ' << c.fit.optimizer << ' '
+           << c.fit.lr << ' ' << c.fit.clip << ' ' << c.dtype << ' ' << c.seed << ' ' << c.load;
+        dp = std::make_unique<nn::data_parallel>(model, comm, nn::data_parallel_options{.fingerprint = fp.str()});
+        fo.shard_rank = std::size_t(comm.rank());
+        fo.shard_count = std::size_t(comm.size());
+    }
 
     std::ofstream log;
-    if (!c.log.empty()) {
+    if (!c.log.empty() && root) {
         log.open(c.log);
         if (!log) throw argument_error("cannot write the metrics log '" + c.log + "'");
         log << "epoch,train_loss,test_loss,seconds,grad_norm\n" << std::setprecision(9);
     }
-    const bool tty = !c.quiet && isatty(fileno(stdout));
+    const bool quiet = c.quiet || !root;
+    const bool tty = !quiet && isatty(fileno(stdout));
     nn::fit_callbacks cb;
+    if (dp) {
+        cb.after_backward = [&] { dp->finish(); };
+        cb.reduce_metric = [&](double v) { return comm.all_reduce(v, dist::reduce::mean); };
+    }
     std::size_t epoch = 0;
     if (tty)  // Keras' layout: the header first, then a bar that fills while the epoch runs
         cb.on_batch = [&](std::size_t step, std::size_t steps, double loss) {
@@ -90,7 +113,7 @@ int run_train(const train_config& c) {
                       << std::fixed << std::setprecision(4) << loss << std::defaultfloat << std::flush;
         };
     cb.on_epoch = [&](const nn::epoch_metrics& m) {
-        if (!c.quiet) {
+        if (!quiet) {
             if (tty)
                 std::cout << "\r\033[K";
             else
@@ -102,8 +125,10 @@ int run_train(const train_config& c) {
         if (log) log << m.epoch << "," << m.train_loss << "," << m.test_loss << "," << m.seconds << "," << m.grad_norm << "\n";
     };
     nn::fit(model, train, test, fo, cb, opt.get());
-    if (!c.save.empty()) nn::save_checkpoint(c.save, model, opt.get());
-    std::cout << "Test Loss: " << std::setprecision(8) << nn::evaluate(model, test) << "\n";
+    if (!c.save.empty() && root) nn::save_checkpoint(c.save, model, opt.get());
+    const double test_loss = nn::evaluate(model, test);  // the same on every rank: the replicas are equal
+    if (root) std::cout << "Test Loss: " << std::setprecision(8) << test_loss << "\n";
+    comm.barrier();  // no rank reads the checkpoint before rank 0 has written it
     return 0;
 }
 

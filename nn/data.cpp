@@ -63,18 +63,34 @@ data_loader::data_loader(tensor x, tensor y, const loader_options& options)
                              std::to_string(y_.shape()[0]) + " (shapes " + shape_str(x_.shape()) + " and " +
                              shape_str(y_.shape()) + ")");
     if (n_ == 0) throw argument_error("data_loader: no samples");
+    if (o_.shard_count == 0 || o_.shard_rank >= o_.shard_count)
+        throw argument_error("data_loader: shard_rank " + std::to_string(o_.shard_rank) + " is not below shard_count " +
+                             std::to_string(o_.shard_count));
+    if (n_ < o_.shard_count)
+        throw argument_error("data_loader: " + std::to_string(n_) + " samples cannot be shared by " +
+                             std::to_string(o_.shard_count) + " ranks (each needs one at least)");
     order_.resize(n_);
     std::iota(order_.begin(), order_.end(), std::size_t{0});
 }
 
 std::size_t data_loader::batches_per_epoch() const {
-    return o_.drop_last ? n_ / o_.batch_size : (n_ + o_.batch_size - 1) / o_.batch_size;
+    const std::size_t n = shard_samples();
+    return o_.drop_last ? n / o_.batch_size : (n + o_.batch_size - 1) / o_.batch_size;
 }
 
 void data_loader::begin_epoch() {
+    if (order_.size() != n_) {  // the last epoch kept only this rank's shard
+        order_.resize(n_);
+        std::iota(order_.begin(), order_.end(), std::size_t{0});
+    }
     if (o_.shuffle) {
         std::iota(order_.begin(), order_.end(), std::size_t{0});
         for (std::size_t i = n_; i > 1; --i) std::swap(order_[i - 1], order_[gen_.index(i)]);
+    }
+    if (o_.shard_count > 1) {
+        const std::size_t len = n_ / o_.shard_count;
+        for (std::size_t k = 0; k < len; ++k) order_[k] = order_[o_.shard_rank + k * o_.shard_count];
+        order_.resize(len);
     }
     pos_ = 0;
     ++epoch_;
@@ -83,7 +99,7 @@ void data_loader::begin_epoch() {
 
 bool data_loader::next(batch& out) {
     if (!in_epoch_) begin_epoch();
-    const std::size_t left = n_ - pos_;
+    const std::size_t left = order_.size() - pos_;
     if (left == 0 || (o_.drop_last && left < o_.batch_size)) {
         in_epoch_ = false;
         return false;

@@ -36,6 +36,13 @@ struct loader_options {
     bool shuffle = true;          // a new order every epoch, drawn from rng(seed)
     std::uint64_t seed = 0;
     bool drop_last = false;       // false: the last, smaller batch is kept
+    // Data-parallel sharding: the epoch's order (the same on every rank: same seed) is cut into
+    // shard_count strided shards, rank r taking positions r, r + count, r + 2·count, ... of it, for
+    // floor(N / count) samples each: disjoint, equal in length, and together the whole order when
+    // count divides N (else the N mod count samples at the order's end are left out that epoch).
+    // Batch j of every rank together are batch j of one process with batch_size × count.
+    std::size_t shard_rank = 0;
+    std::size_t shard_count = 1;
 };
 
 class data_loader {
@@ -44,6 +51,8 @@ public:
     data_loader(tensor x, tensor y, const loader_options& options = {});
 
     std::size_t samples() const { return n_; }
+    // Samples per epoch on this shard (samples() when not sharded).
+    std::size_t shard_samples() const { return n_ / o_.shard_count; }
     std::size_t batches_per_epoch() const;
     // Epochs begun so far (the first next() begins epoch 1).
     std::uint64_t epoch() const { return epoch_; }
@@ -53,7 +62,7 @@ public:
     //   for (nn::batch b; loader.next(b);) { ... }   // one epoch
     bool next(batch& out);
     // Abandon the current epoch: the next call to next() begins a new one.
-    void restart() { pos_ = n_; }
+    void restart() { pos_ = order_.size(); }
     // The order of the current epoch (sample rows).
     const std::vector<std::size_t>& order() const { return order_; }
 

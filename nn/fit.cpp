@@ -63,7 +63,8 @@ fit_result fit(sequence_regressor& model, const dataset& train, const dataset& t
         own = make_optimizer(options.optimizer, model, options.lr);
         opt = own.get();
     }
-    data_loader loader(train.x, train.y, {.batch_size = options.batch_size, .shuffle = true, .seed = options.seed});
+    data_loader loader(train.x, train.y, {.batch_size = options.batch_size, .shuffle = true, .seed = options.seed,
+                                                 .shard_rank = options.shard_rank, .shard_count = options.shard_count});
     std::vector<parameter> params;
     for (auto& p : model.parameters())
         if (p.requires_grad()) params.push_back(p);
@@ -81,6 +82,7 @@ fit_result fit(sequence_regressor& model, const dataset& train, const dataset& t
             var loss = options.loss ? options.loss(model(input(b.x)), input(b.y)) : mse(model(input(b.x)), input(b.y));
             opt->zero_grad();
             t.backward(loss);
+            if (callbacks.after_backward) callbacks.after_backward();
             norm_sum += options.clip > 0 ? clip_grad_norm(params, options.clip) : grad_norm(params);
             opt->step();
             const std::size_t n = b.x.shape()[0];
@@ -92,6 +94,7 @@ fit_result fit(sequence_regressor& model, const dataset& train, const dataset& t
         }
         m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         m.train_loss = loss_sum / double(rows);
+        if (callbacks.reduce_metric) m.train_loss = callbacks.reduce_metric(m.train_loss);
         m.grad_norm = norm_sum / double(step);
         m.test_loss = evaluate(model, test);
         result.history.push_back(m);

@@ -34,6 +34,9 @@ struct fit_options {
     std::uint64_t seed = 0;  // shuffle order
     // The training loss of a batch, loss(prediction, target); empty: mse.
     std::function<var(const var& prediction, const var& target)> loss;
+    // Data-parallel training (nn/data_parallel.hpp): this rank's shard of every epoch (loader_options).
+    std::size_t shard_rank = 0;
+    std::size_t shard_count = 1;
 };
 
 struct epoch_metrics {
@@ -52,6 +55,10 @@ struct fit_callbacks {
     std::function<void(const epoch_metrics&)> on_epoch;
     // Asked after on_epoch: true ends training there (early stopping).
     std::function<bool(const epoch_metrics&)> stop;
+    // Runs after each backward, before clipping and the optimizer step (data_parallel::finish).
+    std::function<void()> after_backward;
+    // Turns this rank's epoch train_loss into the job's (the mean over ranks), before on_epoch.
+    std::function<double(double)> reduce_metric;
 };
 
 struct fit_result {

@@ -10,7 +10,8 @@ set -euo pipefail
 required=(cmake g++ make libxtensor-dev xtl-dev libxsimd-dev libxtensor-blas-dev
           libopenblas-dev libxsmm-dev doctest-dev libzip-dev zlib1g-dev libcli11-dev
           zipcmp zipmerge ziptool   # Debian's libzip CMake config fails unless its three tools are installed
-          clang libclang-rt-dev)    # libFuzzer (libclang_rt.fuzzer) for scripts/fuzz.sh
+          clang libclang-rt-dev     # libFuzzer (libclang_rt.fuzzer) for scripts/fuzz.sh
+          libopenmpi-dev openmpi-bin)  # data-parallel training (nn/dist.hpp) and its mpirun tests
 # ONNX export (xgrad::onnx, nn/onnx.hpp) and its tests, which run the exported models in onnxruntime-node
 # (installed by the tests into the build tree with npm). nodejs/npm count as present when node and npm are
 # on PATH (e.g. NodeSource's nodejs, which ships npm and conflicts with Debian's npm package).
