@@ -20,6 +20,7 @@ struct train_config {
     std::string save, load, log;
     std::vector<std::string> freeze;
     bool quiet = false;
+    bool anomaly = false;  // --detect-anomaly: stop at the first op that makes a NaN/inf
 };
 
 // Registers every option of `xgrad train` on `sub`, bound to `c` (testable without running).

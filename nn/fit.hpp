@@ -32,11 +32,14 @@ struct fit_options {
     double lr = 1e-3;
     double clip = 0;  // > 0: clip the global gradient norm to this
     std::uint64_t seed = 0;  // shuffle order
+    // Resuming: epochs already trained. Their shuffles are drawn (and nothing else is done) so that
+    // epochs_done + 1 .. epochs_done + epochs see the orders of one uninterrupted run.
+    std::size_t epochs_done = 0;
 };
 
 struct epoch_metrics {
-    std::size_t epoch = 0;      // 1-based
-    std::size_t epochs = 0;
+    std::size_t epoch = 0;      // 1-based, counting options.epochs_done
+    std::size_t epochs = 0;     // epochs_done + epochs
     std::size_t steps = 0;      // batches in the epoch
     double train_loss = 0;      // mean of the batch losses (as Keras prints)
     double test_loss = 0;       // on the test set after the epoch (NaN when there is none)
