@@ -28,6 +28,7 @@
 
 #include "../bench/workload.hpp"
 #include "commands.hpp"
+#include "options.hpp"
 
 namespace xgrad::cli {
 
@@ -133,12 +134,12 @@ command add_bench(CLI::App& app) {
     auto* sub = app.add_subcommand(
         "bench", "Time training steps (forward + backward + Adam): median ms/step, peak RSS");
     sub->add_option("--cell", opt->cell, "rnn, lstm or gru")->check(CLI::IsMember({"rnn", "lstm", "gru"}))->capture_default_str();
-    sub->add_option("--hidden", opt->hidden, "Hidden size")->check(CLI::Range(1, 65536))->capture_default_str();
-    sub->add_option("--steps", opt->steps, "Time steps per sequence")->check(CLI::Range(1, 100000))->capture_default_str();
-    sub->add_option("--batch", opt->batch, "Batch size")->check(CLI::Range(1, 65536))->capture_default_str();
+    whole(*sub, "--hidden", opt->hidden, "Hidden size", 1, 65536);
+    whole(*sub, "--steps", opt->steps, "Time steps per sequence", 1, 100000);
+    whole(*sub, "--batch", opt->batch, "Batch size", 1, 65536);
     sub->add_option("--dtype", opt->dtype, "float32 or float64")->check(CLI::IsMember({"float32", "float64"}))->capture_default_str();
-    sub->add_option("--threads", opt->threads, "BLAS threads")->check(CLI::Range(1, 256))->capture_default_str();
-    sub->add_option("--iters", opt->iters, "Timed training steps (0: about 1.5 s worth)")->check(CLI::Range(0, 100000000))->capture_default_str();
+    whole(*sub, "--threads", opt->threads, "BLAS threads", 1, 256);
+    whole(*sub, "--iters", opt->iters, "Timed training steps (0: about 1.5 s worth)", 0, 100000000);
     sub->add_flag("--sweep", opt->sweep, "Run cell {rnn,lstm,gru} × hidden {50,256,1024} × steps {10,100} × dtype × threads {1,2}");
     sub->add_flag("--gemm", opt->gemm, "Also measure the sgemm/dgemm peak and each step's fraction of it");
     sub->add_option("--rounds", opt->rounds, "--gemm: rounds of (peak, step) per configuration; the median fraction is reported")

@@ -8,6 +8,7 @@
 #include <xgrad/xgrad.hpp>
 
 #include "commands.hpp"
+#include "options.hpp"
 
 namespace xgrad::cli {
 
@@ -23,7 +24,7 @@ command add_check(CLI::App& app) {
     auto opt = std::make_shared<check_options>();
     auto* sub = app.add_subcommand("check", "Gradient-check every registered op (float64, central differences)");
     sub->add_option("--op", opt->only, "Check only this op (a registry name, e.g. tanh)");
-    sub->add_option("--seed", opt->seed, "Seed for the sampled inputs")->capture_default_str();
+    seed(*sub, opt->seed, "Seed for the sampled inputs");
     sub->add_flag("-v,--verbose", opt->verbose, "Print every case, not one row per op");
     return [opt]() {
         if (!opt->only.empty() && !find_op(opt->only)) {

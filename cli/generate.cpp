@@ -14,6 +14,7 @@
 #include <xgrad/xgrad.hpp>
 
 #include "commands.hpp"
+#include "options.hpp"
 
 #ifndef XGRAD_SOURCE_DIR
 #define XGRAD_SOURCE_DIR "."
@@ -31,8 +32,10 @@ struct generate_config {
     std::size_t length = 400;
     double temperature = 0.8;
     std::uint64_t seed = 0;
+    std::size_t max_corpus_mb = nn::default_max_corpus_bytes >> 20;
     bool quiet = false;
     bool allow_nonfinite = false;  // --load: accept NaN/inf weights (forensics)
+    bool anomaly = false;
 };
 
 std::string fixed(double x, int digits) {
@@ -65,7 +68,7 @@ int run_train_mode(const generate_config& c) {
     for (const auto& f : c.train_files)  // a bare --train yields one empty value
         if (!f.empty()) files.push_back(f);
     if (files.empty()) files = default_corpus_files(std::string(XGRAD_SOURCE_DIR) + "/docs");
-    const std::string text = nn::read_corpus(files);
+    const std::string text = nn::read_corpus(files, c.max_corpus_mb << 20);
     const nn::corpus data = nn::split_corpus(text, 0.1);
     if (data.held_out.size() < 2)
         throw argument_error("the held-out part (last 10%) of the " + std::to_string(text.size()) +
@@ -84,8 +87,19 @@ int run_train_mode(const generate_config& c) {
                   << " steps, Adam lr " << c.train.lr << ", clip " << c.train.clip << ", seed " << c.seed << "\n"
                   << std::flush;
     const bool tty = !c.quiet && isatty(fileno(stdout));
+    // A non-finite loss ends training with advice; the previous --save file is left as it was.
+    const auto check_finite = [&](double loss) {
+        if (std::isfinite(loss)) return;
+        std::ostringstream o;
+        o << "generate --train: the loss is " << loss << ": the training diverged and --save '" << c.save
+          << "' was not written. Try clipping the gradient norm (--clip 1; now " << c.train.clip
+          << "), a lower learning rate (--lr " << std::setprecision(3) << c.train.lr / 10 << "; now " << c.train.lr << ")"
+          << (c.anomaly ? "" : ", or --detect-anomaly to stop at the first op that makes a NaN/inf");
+        throw error(o.str());
+    };
     auto on_step = [&](const nn::char_train_progress& p) {
         if (!p.evaluated) {
+            check_finite(p.train_loss);
             if (tty)
                 std::cout << "\rstep " << p.step << "/" << p.steps << " " << bar(p.step, p.steps) << " - "
                           << std::lround(std::floor(p.seconds)) << "s - loss: " << fixed(p.train_loss, 4) << std::flush;
@@ -93,12 +107,17 @@ int run_train_mode(const generate_config& c) {
         }
         if (c.quiet) return;
         if (tty) std::cout << "\r\033[K";
+        check_finite(p.evaluated ? p.held_out_bpc : p.train_loss);
         std::cout << "step " << p.step << "/" << p.steps << " - " << std::lround(std::floor(p.seconds))
                   << "s - loss: " << fixed(p.train_loss, 4) << " (" << fixed(p.train_loss / std::log(2.0), 3)
                   << " bits/char) - held-out: " << fixed(p.held_out_bpc, 3) << " bits/char\n"
                   << std::flush;
     };
-    const auto r = nn::train_char_model(model, data.train, data.held_out, c.train, on_step);
+    const auto r = [&] {
+        detect_anomaly anomaly(c.anomaly);
+        return nn::train_char_model(model, data.train, data.held_out, c.train, on_step);
+    }();
+    check_finite(r.final_bpc);
     if (!c.quiet)
         std::cout << "trained in " << fixed(r.seconds, 1) << "s; held-out bits per character " << fixed(r.initial_bpc, 3)
                   << " -> " << fixed(r.final_bpc, 3) << "\n";
@@ -155,27 +174,29 @@ command add_generate(CLI::App& app) {
     auto* tg = sub->add_option_group("Training (with --train)");
     std::vector<CLI::Option*> training{
         tg->add_option("--cell", c->model.cell, "Recurrent cell")->check(CLI::IsMember({"lstm", "gru"}))->capture_default_str(),
-        tg->add_option("--hidden", c->model.hidden, "Hidden size")->check(CLI::Range(1, 4096))->capture_default_str(),
-        tg->add_option("--embed", c->model.embed, "Embedding size")->check(CLI::Range(1, 4096))->capture_default_str(),
-        tg->add_option("--seq", c->train.seq, "BPTT chunk length (characters per step and stream)")->check(CLI::Range(1, 100000))->capture_default_str(),
-        tg->add_option("--batch", c->train.batch, "Parallel streams per step")->check(CLI::Range(1, 100000))->capture_default_str(),
-        tg->add_option("--steps", c->train.steps, "Optimizer (Adam) steps")->check(CLI::Range(1, 100000000))->capture_default_str(),
-        tg->add_option("--lr", c->train.lr, "Adam learning rate")->check(CLI::PositiveNumber)->capture_default_str(),
-        tg->add_option("--clip", c->train.clip, "Clip the global gradient norm to this (0: off)")->check(CLI::NonNegativeNumber)->capture_default_str(),
-        tg->add_option("--eval-every", c->train.eval_every, "Held-out evaluation every N steps (0: steps/10)")->capture_default_str(),
+        whole(*tg, "--hidden", c->model.hidden, "Hidden size", 1, 4096),
+        whole(*tg, "--embed", c->model.embed, "Embedding size", 1, 4096),
+        whole(*tg, "--seq", c->train.seq, "BPTT chunk length (characters per step and stream)", 1, 100000),
+        whole(*tg, "--batch", c->train.batch, "Parallel streams per step", 1, 100000),
+        whole(*tg, "--steps", c->train.steps, "Optimizer (Adam) steps", 1, 100000000),
+        real(*tg, "--lr", c->train.lr, "Adam learning rate", 0, 1000, /*low_open=*/true),
+        real(*tg, "--clip", c->train.clip, "Clip the global gradient norm to this (0: off)", 0, 1e12),
+        whole(*tg, "--eval-every", c->train.eval_every, "Held-out evaluation every N steps (0: steps/10)", 0, 100000000),
+        whole(*tg, "--max-corpus-mb", c->max_corpus_mb, "Refuse a corpus larger than this many MiB", 1, 65536),
+        tg->add_flag("--detect-anomaly", c->anomaly, "Anomaly mode: stop at the first op whose value or gradient is NaN/inf"),
         tg->add_option("--save", c->save, "Checkpoint to write after training")->capture_default_str()};
     for (auto* o : training) o->needs(train)->excludes(load);
     // sampling (--load)
     auto* sg = sub->add_option_group("Sampling (with --load)");
     std::vector<CLI::Option*> sampling{
         sg->add_option("--prime", c->prime, "Text the model reads first (printed before the sample; empty: a newline)"),
-        sg->add_option("--length", c->length, "Characters to generate")->check(CLI::Range(0, 100000000))->capture_default_str(),
-        sg->add_option("--temperature", c->temperature, "Sampling temperature: softmax(logits / T); 0 = greedy")->capture_default_str(),
+        whole(*sg, "--length", c->length, "Characters to generate", 0, 100000000),
+        real(*sg, "--temperature", c->temperature, "Sampling temperature: softmax(logits / T); 0 = greedy", 0, 1e6),
         sg->add_option("--eval", c->eval, "Also print the bits per character of the model on this text file"),
         sg->add_flag("--allow-nonfinite", c->allow_nonfinite,
                      "Load a checkpoint whose weights hold NaN or infinity (inspecting a diverged run); refused otherwise")};
     for (auto* o : sampling) o->needs(load)->excludes(train);
-    sub->add_option("--seed", c->seed, "Seed of initialisation (--train) or sampling (--load)")->capture_default_str();
+    seed(*sub, c->seed, "Seed of initialisation (--train) or sampling (--load)");
     sub->add_flag("--quiet,-q", c->quiet, "--train: print only the final bits-per-character line");
     return [c, sub, train, load] {
         if (train->count() > 0) return run_train_mode(*c);

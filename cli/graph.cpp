@@ -7,6 +7,7 @@
 #include <xgrad/xgrad.hpp>
 
 #include "commands.hpp"
+#include "options.hpp"
 
 namespace xgrad::cli {
 
@@ -86,11 +87,11 @@ command add_graph(CLI::App& app) {
     sub->add_option("--activation", o->activation, "Activation of the rnn cell")
         ->check(CLI::IsMember({"tanh", "sigmoid", "relu"}))
         ->capture_default_str();
-    sub->add_option("--steps", o->steps, "Time steps to unroll")->check(CLI::Range(1, 1000))->capture_default_str();
-    sub->add_option("--hidden", o->hidden, "Hidden size")->check(CLI::Range(1, 4096))->capture_default_str();
-    sub->add_option("--input", o->input, "Input features per step")->check(CLI::Range(1, 4096))->capture_default_str();
-    sub->add_option("--batch", o->batch, "Batch size of the random input")->check(CLI::Range(1, 4096))->capture_default_str();
-    sub->add_option("--layers", o->layers, "Stacked layers")->check(CLI::Range(1, 16))->capture_default_str();
+    whole(*sub, "--steps", o->steps, "Time steps to unroll", 1, 1000);
+    whole(*sub, "--hidden", o->hidden, "Hidden size", 1, 4096);
+    whole(*sub, "--input", o->input, "Input features per step", 1, 4096);
+    whole(*sub, "--batch", o->batch, "Batch size of the random input", 1, 4096);
+    whole(*sub, "--layers", o->layers, "Stacked layers", 1, 16);
     sub->add_option("--init", o->init, "Initialiser")->check(CLI::IsMember({"keras", "pytorch"}))->capture_default_str();
     sub->add_option("-o,--output", o->output, "Output file: .svg, .png, .pdf (rendered by Graphviz) or .dot")
         ->capture_default_str();
@@ -109,7 +110,7 @@ command add_graph(CLI::App& app) {
     auto all_nodes = std::make_shared<bool>(false);  // a plain flag: "!--all-nodes" showed as "--all-nodes{false}" in --help
     sub->add_flag("--all-nodes", *all_nodes, "Draw every tape node, not only those the loss depends on");
     sub->add_option("--title", o->title, "Title of the picture");
-    sub->add_option("--seed", o->seed, "Seed for the weights and the random batch")->capture_default_str();
+    seed(*sub, o->seed, "Seed for the weights and the random batch");
     return [o, all_nodes]() {
         if (*all_nodes) o->ancestors = false;
         return run_graph(*o);

@@ -1,6 +1,7 @@
 // xgrad: the command-line program. `xgrad --help` lists the subcommands.
 #include <cstdlib>
 #include <iostream>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -10,6 +11,7 @@
 #include <xgrad/ops/ops.hpp>
 
 #include "commands.hpp"
+#include "output.hpp"
 
 namespace {
 
@@ -59,14 +61,25 @@ int main(int argc, char** argv) {
     } catch (const CLI::ParseError& e) {
         return app.exit(e);
     }
+    std::string name;
     try {
+        int status = 0;
         for (auto& [sub, run] : commands)
-            if (sub->parsed()) return run();
+            if (sub->parsed()) {
+                name = sub->get_name();
+                status = run();
+                break;
+            }
+        xgrad::cli::check_stdout();
+        return status;
+    } catch (const std::bad_alloc&) {  // an allocation outside a tensor's storage (those say their shape and size)
+        std::cerr << "xgrad " << name << ": error: out of memory (std::bad_alloc); use smaller sizes (--hidden, "
+                     "--batch, --steps, --samples) or free memory\n";
+        return 1;
     } catch (const std::exception& e) {
         std::cerr << "xgrad: error: " << e.what() << "\n";
         // The other ranks may wait in a collective for this one: end the whole job now.
         if (xgrad::dist::world().size() > 1) xgrad::dist::abort(1);
         return 1;
     }
-    return 0;
 }

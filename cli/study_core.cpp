@@ -1,6 +1,8 @@
 // `xgrad study`'s engine (see study_core.hpp).
 #include "study_core.hpp"
 
+#include "output.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -79,17 +81,14 @@ double ratio_first_last(const std::vector<double>& norms) {
     return norms.front() / norms.back();
 }
 
-std::ofstream open_out(const std::filesystem::path& p) {
-    std::ofstream f(p);
-    if (!f) throw argument_error("study: cannot write '" + p.string() + "' (is --out a writable folder?)");
+// A file's text is gathered here, then written checked and atomically by close_out (cli/output.hpp).
+std::ostringstream open_out(const std::filesystem::path&) {
+    std::ostringstream f;
     f << std::setprecision(9);
     return f;
 }
 
-void close_out(std::ofstream& f, const std::filesystem::path& p) {
-    f.close();
-    if (!f) throw argument_error("study: writing '" + p.string() + "' failed (disk full?)");
-}
+void close_out(std::ostringstream& f, const std::filesystem::path& p) { write_text_file(p.string(), f.str(), "study"); }
 
 std::string file_label(const std::string& label) {
     std::string s = label;

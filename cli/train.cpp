@@ -2,7 +2,6 @@
 // with options for the cell, sizes, optimizer, dtype, checkpoints, frozen parameters and a metrics log.
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
@@ -13,6 +12,8 @@
 #include <xgrad/nn/dist.hpp>
 
 #include "commands.hpp"
+#include "options.hpp"
+#include "output.hpp"
 #include "train_config.hpp"
 
 namespace xgrad::cli {
@@ -20,24 +21,25 @@ namespace xgrad::cli {
 void add_train_options(CLI::App& sub, train_config& c) {
     sub.add_option("--cell", c.model.cell, "Recurrent cell")->check(CLI::IsMember({"rnn", "lstm", "gru"}))->capture_default_str();
     sub.add_option("--activation", c.model.activation, "RNN activation (tanh, sigmoid, relu, ...)")->capture_default_str();
-    sub.add_option("--hidden", c.model.hidden, "Hidden size")->check(CLI::PositiveNumber)->capture_default_str();
-    sub.add_option("--steps", c.steps, "Sequence length")->check(CLI::PositiveNumber)->capture_default_str();
-    sub.add_option("--samples", c.samples, "Training samples")->check(CLI::PositiveNumber)->capture_default_str();
-    sub.add_option("--test-samples", c.test_samples, "Test samples")->check(CLI::PositiveNumber)->capture_default_str();
-    sub.add_option("--epochs", c.fit.epochs, "Epochs")->check(CLI::NonNegativeNumber)->capture_default_str();
-    sub.add_option("--batch", c.fit.batch_size, "Batch size")->check(CLI::PositiveNumber)->capture_default_str();
+    whole(sub, "--hidden", c.model.hidden, "Hidden size", 1, 4096);
+    whole(sub, "--steps", c.steps, "Sequence length", 1, 100000);
+    whole(sub, "--samples", c.samples, "Training samples", 1, 10000000);
+    whole(sub, "--test-samples", c.test_samples, "Test samples", 1, 10000000);
+    whole(sub, "--epochs", c.fit.epochs, "Epochs (with --load: more epochs after the checkpoint's)", 0, 1000000);
+    whole(sub, "--batch", c.fit.batch_size, "Batch size", 1, 10000000);
     sub.add_option("--optimizer", c.fit.optimizer, "Optimizer (Keras defaults)")
         ->check(CLI::IsMember({"sgd", "adam", "adamw", "rmsprop"}))->capture_default_str();
-    sub.add_option("--lr", c.fit.lr, "Learning rate")->check(CLI::PositiveNumber)->capture_default_str();
-    sub.add_option("--clip", c.fit.clip, "Clip the global gradient norm (0: off)")->check(CLI::NonNegativeNumber)->capture_default_str();
+    real(sub, "--lr", c.fit.lr, "Learning rate", 0, 1000, /*low_open=*/true);
+    real(sub, "--clip", c.fit.clip, "Clip the global gradient norm (0: off)", 0, 1e12);
     sub.add_option("--dtype", c.dtype, "Floating-point type")->check(CLI::IsMember({"float32", "float64"}))->capture_default_str();
-    sub.add_option("--seed", c.seed, "Seed of data, initialisation and shuffling")->capture_default_str();
+    seed(sub, c.seed, "Seed of data, initialisation and shuffling");
     sub.add_option("--save", c.save, "Write a checkpoint (.npz) after training");
-    sub.add_option("--load", c.load, "Start from a checkpoint (.npz)")->check(CLI::ExistingFile);
+    sub.add_option("--load", c.load, "Resume from a checkpoint (.npz): weights, optimizer state, epoch count")->check(regular_file());
     sub.add_option("--freeze", c.freeze, "Freeze parameters by name or prefix (e.g. rnn)");
     sub.add_option("--log", c.log, "Write per-epoch metrics as CSV");
     sub.add_flag("--quiet,-q", c.quiet, "Print only the Test Loss line");
     add_data_options(sub, c);
+    sub.add_flag("--detect-anomaly", c.anomaly, "Anomaly mode: stop at the first op whose value or gradient is NaN/inf, naming it");
 }
 
 namespace {
@@ -62,9 +64,30 @@ std::string timing(double seconds, std::size_t steps) {
 
 }  // namespace
 
+// "train.epochs": the epochs a checkpoint's weights have been trained (the shuffle stream resumes there).
+constexpr const char* epochs_key = "train.epochs";
+
+// The checkpoint's epoch count (0 when it has none, e.g. an exported PyTorch state_dict).
+std::size_t epochs_of(const nn::named_tensors& meta, const std::string& path) {
+    for (const auto& [name, t] : meta) {
+        if (name != epochs_key) continue;
+        const double v = t.size() == 1 ? t.flat(0) : -1;
+        if (!(v >= 0 && v <= 1e15 && v == std::floor(v)))
+            throw argument_error("checkpoint '" + path + "': meta." + epochs_key +
+                                 " is not a whole number of epochs; remove it to start counting from 0");
+        return static_cast<std::size_t>(v);
+    }
+    return 0;
+}
+
 int run_train(const train_config& c) {
     if (!c.data.empty()) return run_train_data(c);
     const dtype d = c.dtype == "float64" ? dtype::float64 : dtype::float32;
+    constexpr std::uint64_t max_values = std::uint64_t{1} << 28;  // data held as float64 first: 2 GiB
+    const std::uint64_t values = (std::uint64_t{c.samples} + c.test_samples) * c.steps;  // < 2^41 within the options' ranges
+    if (values > max_values)
+        throw argument_error("train: (--samples + --test-samples) × --steps = " + std::to_string(values) +
+                             " values exceeds the limit of 2^28 (2 GiB of data); use fewer samples or steps");
     nn::sequence_regressor_options mo = c.model;
     mo.dt = d;
     mo.seed = c.seed;
@@ -74,7 +97,21 @@ int run_train(const train_config& c) {
     const auto test = nn::sum_task(c.test_samples, c.steps, c.seed + 1000003, d);
     nn::sequence_regressor model(mo);
     auto opt = nn::make_optimizer(fo.optimizer, model, fo.lr);
-    if (!c.load.empty()) nn::load_checkpoint(c.load, model);  // throws checkpoint errors with a full report
+    if (!c.load.empty()) {
+        // Resuming: the weights, this optimizer's state (Adam's moments and step) and the epoch count, so that
+        // --load A --epochs k continues exactly as one longer run. State of another optimizer is not loaded.
+        bool own_state = false, other_state = false;
+        const std::string mine = std::string(nn::optimizer_prefix) + opt->name() + ".";
+        for (const auto& a : nn::read_npz(c.load)) {
+            if (a.name.rfind(mine, 0) == 0) own_state = true;
+            else if (a.name.rfind(nn::optimizer_prefix, 0) == 0) other_state = true;
+        }
+        nn::load_checkpoint(c.load, model, own_state ? opt.get() : nullptr);  // throws with a full report
+        if (other_state && !own_state)
+            std::cerr << "xgrad train: note: '" << c.load << "' holds another optimizer's state; --optimizer " << fo.optimizer
+                      << " starts from fresh state\n";
+        fo.epochs_done = epochs_of(nn::read_metadata(c.load), c.load);
+    }
     for (const auto& name : c.freeze) model.freeze(name);
     // Under mpirun: data-parallel (docs/distributed.md). --batch is per rank; rank 0 alone prints,
     // logs and saves. Every rank builds the same data and model from --seed; rank 0's parameters
@@ -92,11 +129,12 @@ int run_train(const train_config& c) {
         fo.shard_count = std::size_t(comm.size());
     }
 
-    std::ofstream log;
-    if (!c.log.empty() && root) {
-        log.open(c.log);
-        if (!log) throw argument_error("cannot write the metrics log '" + c.log + "'");
-        log << "epoch,train_loss,test_loss,seconds,grad_norm\n" << std::setprecision(9);
+    std::ostringstream log;
+    log << std::setprecision(9);
+    const bool write_log = !c.log.empty() && root;  // rank 0 alone writes the log
+    if (write_log) {
+        log << "epoch,train_loss,test_loss,seconds,grad_norm\n";
+        write_text_file(c.log, log.str(), "train --log");  // an unwritable log fails before training
     }
     const bool quiet = c.quiet || !root;
     const bool tty = !quiet && isatty(fileno(stdout));
@@ -105,10 +143,11 @@ int run_train(const train_config& c) {
         cb.after_backward = [&] { dp->finish(); };
         cb.reduce_metric = [&](double v) { return comm.all_reduce(v, dist::reduce::mean); };
     }
-    std::size_t epoch = 0;
+    std::size_t epoch = fo.epochs_done;
+    const std::size_t last = fo.epochs_done + fo.epochs;
     if (tty)  // Keras' layout: the header first, then a bar that fills while the epoch runs
         cb.on_batch = [&](std::size_t step, std::size_t steps, double loss) {
-            if (step == 1) std::cout << "Epoch " << ++epoch << "/" << fo.epochs << "\n";
+            if (step == 1) std::cout << "Epoch " << ++epoch << "/" << last << "\n";
             std::cout << "\r" << std::setw(3) << step << "/" << steps << " " << bar(step, steps) << " - loss: "
                       << std::fixed << std::setprecision(4) << loss << std::defaultfloat << std::flush;
         };
@@ -122,10 +161,28 @@ int run_train(const train_config& c) {
                       << " - loss: " << std::fixed << std::setprecision(4) << m.train_loss << std::defaultfloat << "\n"
                       << std::flush;
         }
-        if (log) log << m.epoch << "," << m.train_loss << "," << m.test_loss << "," << m.seconds << "," << m.grad_norm << "\n";
+        if (write_log) {  // the whole log so far, replaced atomically after every epoch
+            log << m.epoch << "," << m.train_loss << "," << m.test_loss << "," << m.seconds << "," << m.grad_norm << "\n";
+            write_text_file(c.log, log.str(), "train --log");
+        }
+        if (!std::isfinite(m.train_loss) || !std::isfinite(m.test_loss)) {
+            std::ostringstream o;
+            o << "train: the " << (std::isfinite(m.train_loss) ? "test" : "training") << " loss is "
+              << (std::isfinite(m.train_loss) ? m.test_loss : m.train_loss) << " after epoch " << m.epoch
+              << ": the training diverged" << (c.save.empty() ? "" : " and --save '" + c.save + "' was not written")
+              << ". Try clipping the gradient norm (--clip 1), a lower learning rate (--lr " << std::setprecision(3)
+              << fo.lr / 10 << "; now " << fo.lr << ")"
+              << (c.anomaly ? "" : ", or --detect-anomaly to stop at the first op that makes a NaN/inf");
+            throw error(o.str());
+        }
     };
-    nn::fit(model, train, test, fo, cb, opt.get());
-    if (!c.save.empty() && root) nn::save_checkpoint(c.save, model, opt.get());
+    {
+        detect_anomaly anomaly(c.anomaly);
+        nn::fit(model, train, test, fo, cb, opt.get());
+    }
+    if (!c.save.empty() && root)
+        nn::save_checkpoint(c.save, model, opt.get(),
+                            {.metadata = {{epochs_key, tensor::full({1}, double(last), dtype::float64)}}});
     const double test_loss = nn::evaluate(model, test);  // the same on every rank: the replicas are equal
     if (root) std::cout << "Test Loss: " << std::setprecision(8) << test_loss << "\n";
     comm.barrier();  // no rank reads the checkpoint before rank 0 has written it

@@ -25,6 +25,7 @@ struct train_config {
     double test_split = 0, val_split = 0;
     std::size_t patience = 0, window = 0, features = 1;
     bool baselines = false;
+    bool anomaly = false;  // --detect-anomaly: stop at the first op that makes a NaN/inf
 };
 
 // The --data family of options (cli/train_data.cpp), and the run they select.

@@ -7,6 +7,8 @@
 #include "tensor.hpp"
 
 #include <cmath>
+#include <cstdio>
+#include <new>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -47,9 +49,13 @@ void advise_huge_pages(const void* p, std::size_t bytes) {
 
 template <class A>
 void resize_storage(A& a, const shape_t& shape) {
-    (void)element_count(shape, "tensor", sizeof(typename A::value_type));
+    const std::size_t n = element_count(shape, "tensor", sizeof(typename A::value_type));
     const void* before = a.data();
-    a.resize(shape);
+    try {
+        a.resize(shape);
+    } catch (const std::bad_alloc&) {
+        throw allocation_error(shape, n * sizeof(typename A::value_type));
+    }
     if (a.data() != before) advise_huge_pages(a.data(), a.size() * sizeof(typename A::value_type));
 }
 }  // namespace
@@ -73,6 +79,27 @@ std::size_t element_count(const shape_t& shape, const char* what, std::size_t by
                           " has more elements than this machine can address (the product of its dimensions "
                           "overflows 64 bits); check where the shape came from");
     return zero ? 0 : nonzero;
+}
+
+allocation_error::allocation_error(const shape_t& shape, std::size_t bytes)
+    : error("xgrad::tensor: out of memory allocating a " + shape_str(shape) + " tensor (" + byte_str(bytes) +
+            "); use smaller sizes (hidden size, batch, sequence length, samples)"),
+      bytes(bytes) {}
+
+std::string byte_str(std::size_t bytes) {
+    const char* units[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    double v = double(bytes);
+    int u = 0;
+    while (v >= 1024 && u < 6) {
+        v /= 1024;
+        ++u;
+    }
+    char buf[48];
+    if (u == 0)
+        std::snprintf(buf, sizeof buf, "%zu bytes", bytes);
+    else
+        std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
+    return buf;
 }
 
 std::string shape_str(const shape_t& s) {

@@ -50,6 +50,13 @@ inline bool same_shape(const shape_t& a, const shape_t& b) {
 // in bytes, `bytes_per_element` each) overflows size_t. Every product of a shape goes through this.
 std::size_t element_count(const shape_t& shape, const char* what, std::size_t bytes_per_element = 8);
 std::string shape_str(const shape_t& s);  // "[32, 50]"
+std::string byte_str(std::size_t bytes);   // "512 bytes", "1.5 GiB"
+
+// A tensor's storage could not be allocated (std::bad_alloc): the message gives the shape and its size in bytes.
+struct allocation_error : error {
+    allocation_error(const shape_t& shape, std::size_t bytes);
+    std::size_t bytes;
+};
 
 class tensor {
 public:

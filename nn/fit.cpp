@@ -69,10 +69,14 @@ fit_result fit(sequence_regressor& model, const dataset& train, const dataset& t
     for (auto& p : model.parameters())
         if (p.requires_grad()) params.push_back(p);
     fit_result result;
+    for (std::size_t e = 0; e < options.epochs_done; ++e)  // an epoch's order is drawn when it begins: run through it
+        for (batch skipped; loader.next(skipped);) {
+        }
     tape t;
-    for (std::size_t epoch = 1; epoch <= options.epochs; ++epoch) {
+    const std::size_t last = options.epochs_done + options.epochs;
+    for (std::size_t epoch = options.epochs_done + 1; epoch <= last; ++epoch) {
         const auto start = std::chrono::steady_clock::now();
-        epoch_metrics m{.epoch = epoch, .epochs = options.epochs, .steps = loader.batches_per_epoch()};
+        epoch_metrics m{.epoch = epoch, .epochs = last, .steps = loader.batches_per_epoch()};
         // Keras's epoch loss: Σ_b n_b·loss_b / Σ_b n_b (each batch's mean weighted by its rows), so a
         // short last batch counts for its rows only.
         double loss_sum = 0, norm_sum = 0;

@@ -37,11 +37,14 @@ struct fit_options {
     // Data-parallel training (nn/data_parallel.hpp): this rank's shard of every epoch (loader_options).
     std::size_t shard_rank = 0;
     std::size_t shard_count = 1;
+    // Resuming: epochs already trained. Their shuffles are drawn (and nothing else is done) so that
+    // epochs_done + 1 .. epochs_done + epochs see the orders of one uninterrupted run.
+    std::size_t epochs_done = 0;
 };
 
 struct epoch_metrics {
-    std::size_t epoch = 0;      // 1-based
-    std::size_t epochs = 0;
+    std::size_t epoch = 0;      // 1-based, counting options.epochs_done
+    std::size_t epochs = 0;     // epochs_done + epochs
     std::size_t steps = 0;      // batches in the epoch
     double train_loss = 0;      // mean over the epoch's samples: batch losses weighted by rows (as Keras prints)
     double test_loss = 0;       // on the test set after the epoch (NaN when there is none)

@@ -1,6 +1,8 @@
 #include "text.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -62,18 +64,55 @@ std::string describe_char(char c) {
     return buf;
 }
 
-std::string read_corpus(const std::vector<std::string>& files) {
+namespace {
+std::string kind_of(const std::filesystem::file_status& st) {
+    switch (st.type()) {
+        case std::filesystem::file_type::directory: return "a directory";
+        case std::filesystem::file_type::fifo: return "a FIFO (named pipe)";
+        case std::filesystem::file_type::character: return "a character device";
+        case std::filesystem::file_type::block: return "a block device";
+        case std::filesystem::file_type::socket: return "a socket";
+        default: return "not a regular file";
+    }
+}
+std::string mib(std::uintmax_t bytes) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f MiB", double(bytes) / double(1 << 20));
+    return buf;
+}
+}  // namespace
+
+std::string read_corpus(const std::vector<std::string>& files, std::size_t max_bytes) {
     if (files.empty()) throw argument_error("no text files given");
     std::string text;
     for (const auto& f : files) {
-        if (std::filesystem::is_directory(f))
+        std::error_code ec;
+        const auto st = std::filesystem::status(f, ec);  // follows symbolic links
+        if (ec || !std::filesystem::exists(st))
+            throw argument_error("cannot read the text file '" + f + "' (does it exist and is it readable?)");
+        if (st.type() == std::filesystem::file_type::directory)
             throw argument_error("'" + f + "' is a directory; give text files (e.g. " + f + "/*.md)");
+        if (st.type() != std::filesystem::file_type::regular)
+            throw argument_error("'" + f + "' is " + kind_of(st) + ", not a regular file; give text files (a stream "
+                                 "has no end to read to: save it to a file first)");
+        const std::uintmax_t size = std::filesystem::file_size(f, ec);
+        if (!ec && size > max_bytes - text.size())
+            throw argument_error("the text is too large: '" + f + "' (" + std::to_string(size) + " bytes)" +
+                                 (text.empty() ? "" : " after " + std::to_string(text.size()) + " bytes of other files") +
+                                 " exceeds the corpus limit of " + std::to_string(max_bytes) + " bytes (" + mib(max_bytes) +
+                                 "); raise it (xgrad generate --max-corpus-mb N)");
         std::ifstream in(f, std::ios::binary);
         if (!in) throw argument_error("cannot read the text file '" + f + "' (does it exist and is it readable?)");
-        std::stringstream ss;
-        ss << in.rdbuf();
+        // Read at most what the limit allows (+1 byte to see a file that grew since its size was taken).
+        const std::size_t room = max_bytes - text.size();
+        std::string s(static_cast<std::size_t>(std::min<std::uintmax_t>(ec ? room : size, room)) + 1, '\0');
+        in.read(s.data(), static_cast<std::streamsize>(s.size()));
         if (in.bad()) throw argument_error("cannot read the text file '" + f + "'");
-        std::string s = ss.str();
+        s.resize(static_cast<std::size_t>(in.gcount()));
+        if (s.size() > room)
+            throw argument_error("the text is too large: with '" + f + "' it exceeds the corpus limit of " +
+                                 std::to_string(max_bytes) + " bytes (" + mib(max_bytes) +
+                                 "); raise it (xgrad generate --max-corpus-mb N)");
         if (s.empty()) throw argument_error("the text file '" + f + "' is empty; give a file with text in it");
         text += s;
     }

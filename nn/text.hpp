@@ -35,9 +35,15 @@ private:
 // Printable form of a byte for messages: 'a', '\n', 0x9f.
 std::string describe_char(char c);
 
-// The files' contents concatenated (in order). Throws argument_error for a file that cannot be read,
-// an empty file, or a total text with fewer than 2 distinct characters.
-std::string read_corpus(const std::vector<std::string>& files);
+// The default bound on a corpus: 64 MiB of text (read_corpus's max_bytes).
+inline constexpr std::size_t default_max_corpus_bytes = std::size_t{64} << 20;
+
+// The files' contents concatenated (in order). Only regular files are read (a directory, a FIFO, a
+// device such as /dev/zero or a socket is refused by name, before reading), and at most max_bytes in
+// all (a longer text is refused: the message gives the sizes; raise the bound to read it). Throws
+// argument_error for a file that cannot be read, an empty file, or a total text with fewer than 2
+// distinct characters.
+std::string read_corpus(const std::vector<std::string>& files, std::size_t max_bytes = default_max_corpus_bytes);
 
 struct corpus {
     vocabulary vocab;

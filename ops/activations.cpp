@@ -43,6 +43,30 @@ void along_axis_grad(backward_ctx& c, Red red, Grad grad) {
     });
 }
 
+// xsimd's exp (inside xt::tanh and the sigmoid below) converts x·log2(e) to an integer before it selects
+// the saturated result, so ±inf or NaN reach a float→int conversion that is undefined behaviour
+// (-fsanitize=float-cast-overflow reports it). The functions are constant beyond `limit` (tanh: ±1, sigmoid:
+// 0 or 1, exactly, in T), so arguments beyond it are clamped to ±limit and a NaN is replaced by 0, then written
+// back as NaN into the result. The common case (every |x| <= limit) evaluates the unchanged expression on `a`.
+template <class T, class F>
+void saturating_map(const tensor& a, tensor& y, T limit, F f) {
+    const T* p = a.data<T>();
+    const std::size_t n = a.size();
+    bool outside = false;
+    for (std::size_t i = 0; i < n; ++i) outside |= !(std::abs(p[i]) <= limit);  // NaN: true
+    if (!outside) {
+        xt::noalias(y.array<T>()) = f(a.array<T>());
+        return;
+    }
+    tensor clamped = tensor::empty(a.shape(), a.dtype());
+    T* q = clamped.data<T>();
+    for (std::size_t i = 0; i < n; ++i) q[i] = std::isnan(p[i]) ? T(0) : std::clamp(p[i], -limit, limit);
+    xt::noalias(y.array<T>()) = f(clamped.array<T>());
+    T* out = y.data<T>();
+    for (std::size_t i = 0; i < n; ++i)
+        if (std::isnan(p[i])) out[i] = p[i];
+}
+
 }  // namespace
 
 // y = tanh x   dx = dy (1 - y²)
@@ -55,7 +79,8 @@ var tanh(const var& x) {
     tensor& y = r.out(a.shape(), a.dtype());
     with_dtype(a.dtype(), [&](auto t) {
         using T = decltype(t);
-        xt::noalias(y.array<T>()) = xt::tanh(a.array<T>());
+        // tanh(x) rounds to ±1 from |x| ≈ 9 (float) and 19 (double) on
+        saturating_map<T>(a, y, T(sizeof(T) == 4 ? 20 : 40), [](const auto& v) { return xt::tanh(v); });
     });
     return r.finish(tanh_backward);
 }
@@ -70,7 +95,9 @@ var sigmoid(const var& x) {
     tensor& y = r.out(a.shape(), a.dtype());
     with_dtype(a.dtype(), [&](auto t) {
         using T = decltype(t);
-        xt::noalias(y.array<T>()) = T(1) / (T(1) + xt::exp(-a.array<T>()));
+        // e^-x overflows to inf (y = 0) below -89 (float) / -710 (double) and underflows (y = 1) above +17 / +37
+        saturating_map<T>(a, y, T(sizeof(T) == 4 ? 100 : 800),
+                          [](const auto& v) { return T(1) / (T(1) + xt::exp(-v)); });
     });
     return r.finish(sigmoid_backward);
 }

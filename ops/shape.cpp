@@ -43,8 +43,7 @@ static void reshape_backward(backward_ctx& c) {
 var reshape(const var& x, const shape_t& shape) {
     auto r = record(op::reshape, {x});
     const tensor& a = r.in(0);
-    std::size_t n = 1;
-    for (auto d : shape) n *= d;
+    const std::size_t n = element_count(shape, "reshape");  // overflow-checked: a wrapped product is refused
     if (n != a.size())
         throw_shape_error(op_name(op::reshape), "cannot reshape " + shape_str(a.shape()) + " (" + std::to_string(a.size()) +
                                          " elements) to " + shape_str(shape) + " (" + std::to_string(n) + " elements)");

@@ -1,0 +1,86 @@
+# Hostile command lines (issue 14: items 6, 9, 12, 13, 15, 17): each runs tests/hostile_cli.sh, which
+# runs the command in a fresh temporary folder and checks its exit status (an error: 1..127, never a
+# signal, never 0), while PASS_REGULAR_EXPRESSION checks the message names the option/file and the fix.
+if(TARGET xgrad_cli)
+  set(_hostile ${CMAKE_CURRENT_SOURCE_DIR}/hostile_cli.sh)
+  set(_tiny "--samples 32 --test-samples 16 --steps 3 --hidden 4 --epochs 1")
+  # xgrad_hostile(NAME fail|pass REGEX COMMAND): COMMAND is sh text, $XGRAD is the program, the folder a fresh temporary one.
+  function(xgrad_hostile name expect regex command)
+    add_test(NAME cli_hostile_${name} COMMAND sh ${_hostile} ${expect} "${command}")
+    set_tests_properties(cli_hostile_${name} PROPERTIES PASS_REGULAR_EXPRESSION "${regex}"
+                         FAIL_REGULAR_EXPRESSION "HOSTILE-CLI-BAD-STATUS"
+                         ENVIRONMENT "OPENBLAS_NUM_THREADS=1;XGRAD=$<TARGET_FILE:xgrad_cli>")
+  endfunction()
+
+  # item 12: numbers out of range, NaN, inf, signs, 20 digits
+  xgrad_hostile(epochs_20_digits fail "--epochs: '100000000000000000000' is not a whole number in 0..1000000"
+                "$XGRAD train --epochs 100000000000000000000")
+  xgrad_hostile(clip_nan fail "--clip: 'nan' is not a finite number in \\[0, 1e\\+12\\]" "$XGRAD train --clip nan")
+  xgrad_hostile(lr_inf fail "--lr: 'inf' is not a finite number in \\(0, 1000\\]" "$XGRAD train --lr inf")
+  xgrad_hostile(seed_negative fail "--seed: '-1' is not a whole number in 0..9223372036854775807" "$XGRAD train --seed -1")
+  xgrad_hostile(hidden_huge fail "--hidden: 100000 is outside the range 1..4096" "$XGRAD train --hidden 100000")
+  xgrad_hostile(samples_times_steps fail "exceeds the limit of 2\\^28"
+                "$XGRAD train --samples 10000000 --steps 100000")
+  xgrad_hostile(generate_hidden_huge fail "--hidden: 100000 is outside the range 1..4096"
+                "$XGRAD generate --train --hidden 100000")
+  xgrad_hostile(generate_temperature_nan fail "--temperature: 'nan' is not a finite number"
+                "$XGRAD generate --load x.npz --temperature nan")
+  xgrad_hostile(graph_seed_exponent fail "--seed: '1e30' is not a whole number" "$XGRAD graph --seed 1e30")
+
+  # item 9: outputs that cannot be written
+  xgrad_hostile(log_dev_full fail "train --log: '/dev/full' is a character device.*nothing was written"
+                "$XGRAD train ${_tiny} --log /dev/full
+rc=$?
+test -c /dev/full || echo 'HOSTILE-CLI-BAD-STATUS: /dev/full replaced'
+exit $rc")
+  xgrad_hostile(log_missing_folder fail "train --log: cannot write 'no/such/folder/m.csv'.*does the folder exist"
+                "$XGRAD train ${_tiny} --log no/such/folder/m.csv")
+  xgrad_hostile(log_write_fails fail "train --log: cannot write 'm.csv': writing .*: File too large"
+                "trap '' XFSZ
+ulimit -f 0
+$XGRAD train ${_tiny} --log m.csv")
+  xgrad_hostile(save_write_fails fail "checkpoint 'm.npz'.*(File too large|cannot write)"
+                "trap '' XFSZ
+ulimit -f 0
+$XGRAD train ${_tiny} --save m.npz")
+  xgrad_hostile(save_missing_folder fail "checkpoint 'no/such/m.npz'" "$XGRAD train ${_tiny} --save no/such/m.npz")
+  xgrad_hostile(study_csv_write_fails fail "study: cannot write '.*summary.csv'.*File too large"
+                "trap '' XFSZ
+ulimit -f 0
+$XGRAD study -q --activations tanh --lengths 2 --seeds 1 --epochs 1 --samples 16 --hidden 2 --out out")
+  xgrad_hostile(graph_missing_folder fail "cannot open 'no/such/g.dot'" "$XGRAD graph -o no/such/g.dot")
+  xgrad_hostile(stdout_full fail "writing to standard output failed" "$XGRAD ops > /dev/full")
+
+  # item 6: --load A --epochs 2 after --epochs 2 equals --epochs 4, bit for bit (weights, optimizer state, shuffles)
+  xgrad_hostile(resume_equals_one_run pass "same weights and Test Loss"
+                "set -e
+t='--samples 64 --test-samples 16 --steps 4 --hidden 6 -q'
+                 $XGRAD train $t --epochs 4 --save x.npz > x.txt
+                 $XGRAD train $t --epochs 2 --save a.npz > a.txt
+                 $XGRAD train $t --load a.npz --epochs 2 --save b.npz > b.txt
+                 cat x.txt b.txt
+cmp x.npz b.npz
+cmp x.txt b.txt
+if cmp -s a.txt b.txt
+then echo 'HOSTILE-CLI-BAD-STATUS: 2 epochs gave the Test Loss of 4'
+fi
+                 echo same weights and Test Loss")
+
+  # item 13: a diverging run stops with advice
+  xgrad_hostile(train_diverges fail "training diverged.*--clip 1.*--lr.*--detect-anomaly"
+                "$XGRAD train --samples 64 --test-samples 16 --steps 20 --hidden 16 --epochs 5 --activation relu --optimizer sgd --lr 1000 --save m.npz
+rc=$?
+test ! -e m.npz || echo 'HOSTILE-CLI-BAD-STATUS: saved'
+exit $rc")
+
+  # item 15: text input that is not a regular file, or too large
+  xgrad_hostile(corpus_dev_zero fail "'/dev/zero' is a character device, not a regular file" "$XGRAD generate --train /dev/zero")
+  xgrad_hostile(corpus_fifo fail "is a FIFO \\(named pipe\\), not a regular file" "mkfifo p
+$XGRAD generate --train p")
+  xgrad_hostile(corpus_too_large fail "big.txt. .1100000 bytes. exceeds the corpus limit of 1048576 bytes .1.0 MiB.. raise it .xgrad generate --max-corpus-mb N."
+                "head -c 1100000 /dev/urandom > big.txt
+$XGRAD generate --train big.txt --max-corpus-mb 1")
+  # item 17: a FIFO given as a checkpoint is named as one
+  xgrad_hostile(load_fifo fail "is a FIFO \\(named pipe\\), not a regular file" "mkfifo p
+$XGRAD train --load p")
+endif()
