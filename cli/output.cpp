@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cmath>
+#include <sstream>
 #include <cerrno>
 #include <climits>
 #include <cstdio>
@@ -92,6 +94,24 @@ void check_stdout() {
     if (failed)
         throw error(std::string("writing to standard output failed") + (errno ? std::string(": ") + std::strerror(errno) : "") +
                     " (a full disk or a closed pipe?)");
+}
+
+std::string progress_bar(std::size_t step, std::size_t steps) {
+    const std::size_t width = 30, done = steps ? step * width / steps : width;
+    std::string s = "[";
+    for (std::size_t i = 0; i < width; ++i) s += i < done ? (i + 1 == done && step < steps ? '>' : '=') : '.';
+    return s + "]";
+}
+
+std::string keras_timing(double seconds, std::size_t steps) {
+    std::ostringstream o;
+    const double per = seconds / double(steps ? steps : 1);
+    o << std::lround(std::floor(seconds)) << "s ";
+    if (per < 1e-3)
+        o << std::lround(1e6 * per) << "us/step";
+    else
+        o << std::lround(1e3 * per) << "ms/step";
+    return o.str();
 }
 
 }  // namespace xgrad::cli

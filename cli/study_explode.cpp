@@ -15,6 +15,8 @@
 
 #include <xgrad/graph/process.hpp>
 
+#include "output.hpp"
+
 namespace xgrad::cli {
 
 namespace {
@@ -56,27 +58,7 @@ bool is_one_of(const std::string& s, std::initializer_list<const char*> names) {
     return false;
 }
 
-// Writes `text` to p through a temporary in p's folder renamed over p: a failed write leaves the old file.
-void write_file(const std::filesystem::path& p, const std::string& text) {
-    const auto tmp = p.parent_path() / ("." + p.filename().string() + ".tmp" + std::to_string(::getpid()));
-    {
-        std::ofstream f(tmp, std::ios::binary);
-        if (!f) throw argument_error("study --explode: cannot write '" + tmp.string() + "' (is --out a writable folder?)");
-        f << text;
-        f.close();
-        if (!f) {
-            std::error_code ec;
-            std::filesystem::remove(tmp, ec);
-            throw argument_error("study --explode: writing '" + tmp.string() + "' failed (disk full?)");
-        }
-    }
-    std::error_code ec;
-    std::filesystem::rename(tmp, p, ec);
-    if (ec) {
-        std::filesystem::remove(tmp, ec);
-        throw argument_error("study --explode: cannot replace '" + p.string() + "': " + ec.message());
-    }
-}
+void write_file(const std::filesystem::path& p, const std::string& text) { write_text_file(p.string(), text, "study --explode"); }
 
 // Largest |g| over the gradients clipping would touch (the parameters optimizer::step updates).
 double max_abs_grad(const std::vector<parameter>& params) {

@@ -11,30 +11,13 @@
 
 #include <xgrad/graph/process.hpp>
 
+#include "output.hpp"
+
 namespace xgrad::cli {
 
 namespace {
 
-// Writes text to p through a temporary in p's folder, renamed over p once complete.
-void write_file(const std::filesystem::path& p, const std::string& text) {
-    const auto tmp = p.parent_path() / (".tmp-" + std::to_string(::getpid()) + "-" + p.filename().string());
-    {
-        std::ofstream f(tmp, std::ios::binary);
-        f << text;
-        f.close();
-        if (!f) {
-            std::error_code ec;
-            std::filesystem::remove(tmp, ec);
-            throw argument_error("study: cannot write '" + p.string() + "' (is --out a writable folder with space left?)");
-        }
-    }
-    std::error_code ec;
-    std::filesystem::rename(tmp, p, ec);
-    if (ec) {
-        std::filesystem::remove(tmp, ec);
-        throw argument_error("study: cannot replace '" + p.string() + "' (" + ec.message() + ")");
-    }
-}
+void write_file(const std::filesystem::path& p, const std::string& text) { write_text_file(p.string(), text, "study"); }
 
 struct model_terms {
     std::string cell, activation, label;

@@ -42,28 +42,6 @@ void add_train_options(CLI::App& sub, train_config& c) {
     sub.add_flag("--detect-anomaly", c.anomaly, "Anomaly mode: stop at the first op whose value or gradient is NaN/inf, naming it");
 }
 
-namespace {
-
-std::string bar(std::size_t step, std::size_t steps) {
-    const std::size_t width = 30, done = steps ? step * width / steps : width;
-    std::string s = "[";
-    for (std::size_t i = 0; i < width; ++i) s += i < done ? (i + 1 == done && step < steps ? '>' : '=') : '.';
-    return s + "]";
-}
-
-std::string timing(double seconds, std::size_t steps) {
-    std::ostringstream o;
-    const double per = seconds / double(steps ? steps : 1);  // Keras switches to us/step below 1 ms
-    o << std::lround(std::floor(seconds)) << "s ";
-    if (per < 1e-3)
-        o << std::lround(1e6 * per) << "us/step";
-    else
-        o << std::lround(1e3 * per) << "ms/step";
-    return o.str();
-}
-
-}  // namespace
-
 // "train.epochs": the epochs a checkpoint's weights have been trained (the shuffle stream resumes there).
 constexpr const char* epochs_key = "train.epochs";
 
@@ -148,7 +126,7 @@ int run_train(const train_config& c) {
     if (tty)  // Keras' layout: the header first, then a bar that fills while the epoch runs
         cb.on_batch = [&](std::size_t step, std::size_t steps, double loss) {
             if (step == 1) std::cout << "Epoch " << ++epoch << "/" << last << "\n";
-            std::cout << "\r" << std::setw(3) << step << "/" << steps << " " << bar(step, steps) << " - loss: "
+            std::cout << "\r" << std::setw(3) << step << "/" << steps << " " << progress_bar(step, steps) << " - loss: "
                       << std::fixed << std::setprecision(4) << loss << std::defaultfloat << std::flush;
         };
     cb.on_epoch = [&](const nn::epoch_metrics& m) {
@@ -157,7 +135,7 @@ int run_train(const train_config& c) {
                 std::cout << "\r\033[K";
             else
                 std::cout << "Epoch " << m.epoch << "/" << m.epochs << "\n";
-            std::cout << m.steps << "/" << m.steps << " " << bar(m.steps, m.steps) << " - " << timing(m.seconds, m.steps)
+            std::cout << m.steps << "/" << m.steps << " " << progress_bar(m.steps, m.steps) << " - " << keras_timing(m.seconds, m.steps)
                       << " - loss: " << std::fixed << std::setprecision(4) << m.train_loss << std::defaultfloat << "\n"
                       << std::flush;
         }

@@ -6,6 +6,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "output.hpp"
 #include "train_config.hpp"
 
 namespace xgrad::cli {
@@ -31,19 +32,6 @@ void add_data_options(CLI::App& sub, train_config& c) {
 }
 
 namespace {
-
-std::string bar() { return "[" + std::string(30, '=') + "]"; }
-
-std::string timing(double seconds, std::size_t steps) {
-    std::ostringstream o;
-    const double per = seconds / double(steps ? steps : 1);
-    o << std::lround(std::floor(seconds)) << "s ";
-    if (per < 1e-3)
-        o << std::lround(1e6 * per) << "us/step";
-    else
-        o << std::lround(1e3 * per) << "ms/step";
-    return o.str();
-}
 
 void same_layout(const nn::labelled_data& a, const nn::labelled_data& b, const std::string& what) {
     if (a.x.shape()[1] != b.x.shape()[1] || a.x.shape()[2] != b.x.shape()[2])
@@ -111,11 +99,11 @@ int run_train_data(const train_config& c) {
     fo.loss = nn::task_loss(task);
     auto opt = nn::make_optimizer(fo.optimizer, model, fo.lr);
 
-    std::ofstream log;
+    std::ostringstream log;  // the whole log so far, replaced atomically after every epoch
+    log << std::setprecision(9);
     if (!c.log.empty()) {
-        log.open(c.log);
-        if (!log) throw argument_error("cannot write the metrics log '" + c.log + "'");
-        log << "epoch,train_loss,val_loss,val_accuracy,seconds,grad_norm\n" << std::setprecision(9);
+        log << "epoch,train_loss,val_loss,val_accuracy,seconds,grad_norm\n";
+        write_text_file(c.log, log.str(), "train --log");  // an unwritable log fails before training
     }
     const bool classify = task == nn::task_kind::classify;
     nn::best_weights best(c.patience);
@@ -126,7 +114,7 @@ int run_train_data(const train_config& c) {
         if (val.size()) v = nn::evaluate_task(model, val, task);
         if (!c.quiet) {
             std::cout << "Epoch " << m.epoch << "/" << m.epochs << "\n"
-                      << m.steps << "/" << m.steps << " " << bar() << " - " << timing(m.seconds, m.steps) << std::fixed
+                      << m.steps << "/" << m.steps << " " << progress_bar(m.steps, m.steps) << " - " << keras_timing(m.seconds, m.steps) << std::fixed
                       << std::setprecision(4) << " - loss: " << m.train_loss;
             if (val.size()) {
                 std::cout << " - val_loss: " << v.loss;
@@ -134,7 +122,10 @@ int run_train_data(const train_config& c) {
             }
             std::cout << std::defaultfloat << "\n" << std::flush;
         }
-        if (log) log << m.epoch << "," << m.train_loss << "," << v.loss << "," << v.accuracy << "," << m.seconds << "," << m.grad_norm << "\n";
+        if (!c.log.empty()) {
+            log << m.epoch << "," << m.train_loss << "," << v.loss << "," << v.accuracy << "," << m.seconds << "," << m.grad_norm << "\n";
+            write_text_file(c.log, log.str(), "train --log");
+        }
         if (val.size() && c.patience > 0) stopped = best.observe(v.loss, m.epoch, model);
     };
     cb.stop = [&](const nn::epoch_metrics& m) {

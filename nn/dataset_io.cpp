@@ -318,17 +318,7 @@ void write_npz_dataset(const std::string& path, const labelled_data& d) {
 }
 
 void write_text_file(const std::string& path, const std::string& text) {
-    const std::string tmp = path + ".xgrad-tmp-" + std::to_string(::getpid());
-    std::FILE* f = std::fopen(tmp.c_str(), "wb");
-    if (!f) throw checkpoint_io_error("'" + path + "': cannot create '" + tmp + "': " + std::strerror(errno) + "; nothing was written");
-    const bool wrote = std::fwrite(text.data(), 1, text.size(), f) == text.size() && std::fflush(f) == 0 && ::fsync(fileno(f)) == 0;
-    const int err = errno;
-    const bool closed = std::fclose(f) == 0;
-    if (!wrote || !closed || std::rename(tmp.c_str(), path.c_str()) != 0) {
-        const int e = wrote && closed ? errno : err;
-        std::remove(tmp.c_str());
-        throw checkpoint_io_error("'" + path + "': cannot write it: " + std::strerror(e) + "; the previous file (if any) is unchanged");
-    }
+    detail::write_file_atomically(path, "text file", text);
 }
 
 }  // namespace xgrad::nn
