@@ -62,7 +62,7 @@ bool fits_count(const npz_reader& file, std::size_t i, const std::string& name, 
     value = file.read(i).value;
     const double v = value.item();
     if (v >= 0 && v == std::floor(v) && v < 9007199254740992.0) return true;
-    r.wrong_shape.push_back(name + ": holds " + std::to_string(v) + ", expected a whole number >= 0 (a step count)");
+    r.bad_value.push_back(name + ": holds " + std::to_string(v) + ", expected a whole number >= 0 (a step count)");
     return false;
 }
 
@@ -153,6 +153,7 @@ std::string load_report::str() const {
     group("unexpected", unexpected);
     group("wrong shape", wrong_shape);
     group("wrong dtype", wrong_dtype);
+    group("bad value", bad_value);
     return s;
 }
 

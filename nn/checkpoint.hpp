@@ -42,9 +42,12 @@ struct load_report {
     std::vector<std::string> unexpected;   // in the file, unknown to the model/optimizer
     std::vector<std::string> wrong_shape;  // "name: file [3, 4], model [3, 5]"
     std::vector<std::string> wrong_dtype;  // "name: file float64, model float32"
+    std::vector<std::string> bad_value;    // right shape and dtype, impossible value: "name: holds nan, expected ..."
     std::vector<std::string> ignored;      // optimizer state in the file while no optimizer was given
     std::vector<std::string> metadata;     // "meta.*" arrays in the file (never loaded into the model)
-    bool complete() const { return missing.empty() && unexpected.empty() && wrong_shape.empty() && wrong_dtype.empty(); }
+    bool complete() const {
+        return missing.empty() && unexpected.empty() && wrong_shape.empty() && wrong_dtype.empty() && bad_value.empty();
+    }
     // The problems, one group per line ("missing (2): a, b"); empty when complete().
     std::string str() const;
 };

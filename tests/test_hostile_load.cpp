@@ -328,3 +328,24 @@ TEST_CASE("the fuzzer's regression inputs load or throw a checkpoint_error, neve
     }
     CHECK(files > 0);
 }
+
+TEST_CASE("an impossible step count is listed as a bad value, not as a wrong shape") {
+    temp_dir dir;
+    nn::linear m(3, 2, true, nn::init_style::keras, 1);
+    nn::adam opt(m);
+    const std::string good = dir / "good.npz", bad = dir / "nan_step.npz";
+    nn::save_checkpoint(good, m, &opt);
+    nn::named_tensors arrays = nn::load_npz(good);
+    bool changed = false;
+    for (auto& [name, t] : arrays)
+        if (name == std::string(nn::optimizer_prefix) + "adam.step") {
+            t = tensor::scalar(std::nan(""), dtype::float64);
+            changed = true;
+        }
+    REQUIRE(changed);
+    nn::save_npz(bad, arrays);
+    nn::adam fresh(m);
+    const auto message = message_of<nn::checkpoint_mismatch_error>([&] { nn::load_checkpoint(bad, m, &fresh); });
+    CHECK(contains(message, "bad value (1): optim/adam.step: holds nan, expected a whole number >= 0"));
+    CHECK_FALSE(contains(message, "wrong shape"));
+}
