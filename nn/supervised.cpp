@@ -14,6 +14,19 @@ namespace xgrad::nn {
 
 namespace {
 
+// The fraction of rows of logits [N, C] whose argmax (the first on ties) equals the label y[i].
+double accuracy(const tensor& logits, const tensor& y) {
+    const std::size_t N = logits.shape()[0], C = logits.shape()[1];
+    std::size_t right = 0;
+    for (std::size_t i = 0; i < N; ++i) {
+        std::size_t best = 0;
+        for (std::size_t c = 1; c < C; ++c)
+            if (logits.flat(i * C + c) > logits.flat(i * C + best)) best = c;
+        right += double(best) == y.flat(i);
+    }
+    return double(right) / double(N);
+}
+
 tensor text_codes(const std::string& s) {
     tensor t = tensor::zeros({s.size()}, dtype::float64);
     for (std::size_t i = 0; i < s.size(); ++i) t.set_flat(i, static_cast<unsigned char>(s[i]));
@@ -66,15 +79,7 @@ task_metrics evaluate_task(sequence_regressor& model, const labelled_data& data,
     m.loss = task_loss(task)(input(out), input(data.y)).item();
     m.accuracy = std::numeric_limits<double>::quiet_NaN();
     if (task == task_kind::classify) {
-        const std::size_t N = out.shape()[0], C = out.shape()[1];
-        std::size_t right = 0;
-        for (std::size_t i = 0; i < N; ++i) {
-            std::size_t best = 0;
-            for (std::size_t c = 1; c < C; ++c)
-                if (out.flat(i * C + c) > out.flat(i * C + best)) best = c;
-            right += double(best) == data.y.flat(i);
-        }
-        m.accuracy = double(right) / double(N);
+        m.accuracy = accuracy(out, data.y);
     }
     return m;
 }
@@ -191,16 +196,7 @@ double logistic_regression_accuracy(const labelled_data& train, const labelled_d
     }
     no_grad guard;
     t.clear();
-    const tensor out = model(input(Xt)).value();
-    const std::size_t M = out.shape()[0];
-    std::size_t right = 0;
-    for (std::size_t i = 0; i < M; ++i) {
-        std::size_t best = 0;
-        for (std::size_t c = 1; c < classes; ++c)
-            if (out.flat(i * classes + c) > out.flat(i * classes + best)) best = c;
-        right += double(best) == test.y.flat(i);
-    }
-    return double(right) / double(M);
+    return accuracy(model(input(Xt)).value(), test.y);
 }
 
 void save_task_model(const std::string& path, const module& model, const task_model_info& info) {
