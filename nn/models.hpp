@@ -31,6 +31,9 @@ struct sequence_regressor_options {
     dtype dt = dtype::float32;
     bool fused = true;  // lstm/gru: fused cell ops (recurrent_options::fused)
     bool textbook = false;  // each step reads its own x_t and W_ih (recurrent_options::textbook; same numbers)
+    // keras: rnn and lstm with Keras's single bias "<cell>.bias_l0" (recurrent_options::biases; gru
+    // unchanged); pytorch: "<cell>.bias_ih_l0" and "<cell>.bias_hh_l0".
+    bias_layout biases = bias_layout::pytorch;
 };
 
 // cell(x)[last step] -> linear head. Parameters: "rnn.*" (or "lstm.*", "gru.*") and "head.weight/bias".

@@ -18,10 +18,12 @@ recurrent_base::recurrent_base(std::string type, const recurrent_options& opt, s
         throw argument_error("nn::" + type_name() + ": input_size, hidden_size and num_layers must be positive (got " +
                              str(opt.input_size) + ", " + str(opt.hidden_size) + ", " + str(opt.num_layers) + ")");
     // One generator for the whole layer; draws in registration order (layer by layer: weight_ih,
-    // weight_hh, bias_ih, bias_hh), so a seed fixes every value.
+    // weight_hh, bias_ih, bias_hh or the single bias), so a seed fixes every value. Keras init draws
+    // no bias, so both layouts get the same weights from one seed.
     rng gen(opt.seed);
     const std::size_t H = opt.hidden_size, GH = gates * H;
     const dtype d = opt.dt;
+    const bool single = opt.bias && opt.biases == bias_layout::keras && gates != 3;  // gru: two in Keras too
     for (std::size_t l = 0; l < opt.num_layers; ++l) {
         const std::size_t in = l == 0 ? opt.input_size : H;
         const std::string sfx = "_l" + str(l);
@@ -33,13 +35,19 @@ recurrent_base::recurrent_base(std::string type, const recurrent_options& opt, s
                 tensor b_ih = zeros({GH}, d);
                 if (gates == 4 && opt.unit_forget_bias)
                     for (std::size_t j = H; j < 2 * H; ++j) b_ih.set_flat(j, 1.0);  // forget gate (i, f, g, o)
-                p.b_ih = register_parameter("bias_ih" + sfx, std::move(b_ih));
-                p.b_hh = register_parameter("bias_hh" + sfx, zeros({GH}, d));
+                if (single) {
+                    p.b = register_parameter("bias" + sfx, std::move(b_ih));
+                } else {
+                    p.b_ih = register_parameter("bias_ih" + sfx, std::move(b_ih));
+                    p.b_hh = register_parameter("bias_hh" + sfx, zeros({GH}, d));
+                }
             }
         } else {
             p.w_ih = register_parameter("weight_ih" + sfx, uniform_hidden({GH, in}, H, gen, d));
             p.w_hh = register_parameter("weight_hh" + sfx, uniform_hidden({GH, H}, H, gen, d));
-            if (opt.bias) {
+            if (single) {
+                p.b = register_parameter("bias" + sfx, uniform_hidden({GH}, H, gen, d));
+            } else if (opt.bias) {
                 p.b_ih = register_parameter("bias_ih" + sfx, uniform_hidden({GH}, H, gen, d));
                 p.b_hh = register_parameter("bias_hh" + sfx, uniform_hidden({GH}, H, gen, d));
             }
@@ -93,11 +101,13 @@ var recurrent_base::initial(const std::vector<var>& h0, std::size_t l, std::size
 
 var recurrent_base::project(const var& x, std::size_t l) const {
     const auto& p = layers_[l];
+    if (p.b.defined()) return xgrad::linear(x, p.w_ih, p.b);
     return opt_.bias ? xgrad::linear(x, p.w_ih, p.b_ih) : xgrad::linear(x, p.w_ih);
 }
 
 var recurrent_base::project_summed_biases(const var& x, std::size_t l) const {
     const auto& p = layers_[l];
+    if (p.b.defined()) return xgrad::linear(x, p.w_ih, p.b);
     return opt_.bias ? xgrad::linear(x, p.w_ih, p.b_ih + p.b_hh) : xgrad::linear(x, p.w_ih);
 }
 
@@ -111,7 +121,7 @@ var recurrent_base::textbook_gates(const var& x_t, const var& h, std::size_t l) 
 
 var recurrent_base::recur(const var& h, std::size_t l) const {
     const auto& p = layers_[l];
-    return opt_.bias ? xgrad::linear(h, p.w_hh, p.b_hh) : xgrad::linear(h, p.w_hh);
+    return opt_.bias && !p.b.defined() ? xgrad::linear(h, p.w_hh, p.b_hh) : xgrad::linear(h, p.w_hh);
 }
 
 // The loop shared by the three layers: for each layer, project the whole input sequence once (a),
@@ -344,7 +354,7 @@ std::vector<tensor> step_terms(tape& t, const parameter& w, std::size_t steps) {
 std::vector<tensor> recurrent_base::step_terms(const parameter& w) const {
     bool mine = false;
     for (const auto& p : layers_)
-        for (const parameter* q : {&p.w_ih, &p.w_hh, &p.b_ih, &p.b_hh})
+        for (const parameter* q : {&p.w_ih, &p.w_hh, &p.b_ih, &p.b_hh, &p.b})
             if (q->state_ptr() && q->same_as(w)) mine = true;
     if (!mine)
         throw argument_error("nn::" + type_name() + "::step_terms: '" + w.name() +

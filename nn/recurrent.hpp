@@ -10,6 +10,11 @@
 // Parameters per layer l follow PyTorch's names, shapes and gate order (docs/pytorch-weights.md):
 //   weight_ih_l{l} [G·H, in], weight_hh_l{l} [G·H, H], bias_ih_l{l} [G·H], bias_hh_l{l} [G·H]
 //   G = 1 (rnn), 4 (lstm: i, f, g, o), 3 (gru: r, z, n)
+// With biases = bias_layout::keras, rnn and lstm have Keras's single bias instead of the two:
+//   bias_l{l} [G·H], b below, read once: a_t = x_t·W_ihᵀ + b and r_t = h_{t-1}·W_hhᵀ
+// (the same function as b_ih = b, b_hh = 0, but one trained parameter, so Adam steps it once, not twice).
+// gru keeps both biases in either layout: Keras's GRU (reset_after=True, its default) has an input and a
+// recurrent bias, exactly PyTorch's b_ih and b_hh (b_hn sits inside r ⊙ (h·W_hnᵀ + b_hn)).
 // Cells, with a_t = x_t·W_ihᵀ + b_ih (computed for all steps at once) and r_t = h_{t-1}·W_hhᵀ + b_hh:
 //   rnn   h_t = act(a_t + r_t)
 //   lstm  gates [i f g o] = a_t + r_t;  c_t = lstm_state(gates, c_{t-1});  h_t = lstm_output(gates, c_t)
@@ -38,6 +43,10 @@
 
 namespace xgrad::nn {
 
+// Where the recurrent layers' biases live: PyTorch's two (bias_ih, bias_hh) or Keras's one (bias) for
+// rnn and lstm; gru has two in both (see above).
+enum class bias_layout { pytorch, keras };
+
 struct recurrent_options {
     std::size_t input_size = 1;
     std::size_t hidden_size = 50;
@@ -49,7 +58,8 @@ struct recurrent_options {
     std::uint64_t seed = 0;
     dtype dt = dtype::float32;
     // lstm with keras init only: Keras's unit_forget_bias=True, i.e. 1 in the forget gate's part of
-    // bias_ih (bias_hh stays 0), so the sum of both biases equals Keras's single bias.
+    // bias_ih (bias_hh stays 0), so the sum of both biases equals Keras's single bias; with
+    // bias_layout::keras, 1 in the forget gate's part of bias_l{l}.
     bool unit_forget_bias = true;
     // lstm and gru: each step's elementwise part as fused cell ops (lstm_state + lstm_output, gru_cell:
     // one pass over the gates forward and backward). false records it gate by gate (slices, sigmoid,
@@ -58,6 +68,8 @@ struct recurrent_options {
     // Each step records its own input product x_t·W_ihᵀ + b_ih (the textbook picture, see above)
     // instead of one projection of the whole sequence (faster: one product for all steps).
     bool textbook = false;
+    // pytorch: bias_ih_l{l} and bias_hh_l{l}; keras: rnn and lstm have one bias_l{l} (gru unchanged).
+    bias_layout biases = bias_layout::pytorch;
 };
 
 // What rnn, lstm and gru share: options, parameters, input checks, the final states, and a call that
@@ -96,6 +108,7 @@ public:
 
     struct layer_params {
         parameter w_ih, w_hh, b_ih, b_hh;  // biases undefined when options().bias is false
+        parameter b;  // bias_layout::keras, rnn and lstm: the single bias (then b_ih, b_hh are undefined)
     };
     const layer_params& layer(std::size_t l) const { return layers_.at(l); }
 
@@ -110,14 +123,15 @@ protected:
     void check_input(const var& x, const std::vector<var>& h0, const char* what) const;
     // The initial state of layer l: h0[l] or zeros [batch, hidden] in x's dtype.
     var initial(const std::vector<var>& h0, std::size_t l, std::size_t batch, dtype d) const;
-    // x·W_ihᵀ + b_ih for every time step at once: [batch, time, G·H].
+    // x·W_ihᵀ + b_ih for every time step at once: [batch, time, G·H] (single bias: x·W_ihᵀ + b).
     var project(const var& x, std::size_t l) const;  // x·W_ihᵀ + b_ih: [batch, time, G·H]
-    var recur(const var& h, std::size_t l) const;     // h·W_hhᵀ + b_hh: [batch, G·H]
+    var recur(const var& h, std::size_t l) const;     // h·W_hhᵀ + b_hh (single bias: h·W_hhᵀ): [batch, G·H]
     // textbook: one step's (x_t·W_ihᵀ + b_ih) + (h·W_hhᵀ + b_hh): [batch, G·H]
+    // (single bias: (x_t·W_ihᵀ + b) + h·W_hhᵀ)
     var textbook_gates(const var& x_t, const var& h, std::size_t l) const;
     // rnn and lstm add the two projections, so their biases go in once: a = x·W_ihᵀ + (b_ih + b_hh) for
-    // the whole sequence, then each step is one op, h·W_hhᵀ + a[:, t] (linear_at: step t of a read in
-    // place).
+    // the whole sequence (single bias: x·W_ihᵀ + b), then each step is one op, h·W_hhᵀ + a[:, t]
+    // (linear_at: step t of a read in place).
     var project_summed_biases(const var& x, std::size_t l) const;
     var recur_at(const var& h, const var& a, std::size_t t, std::size_t l) const;
 
@@ -166,7 +180,9 @@ std::unique_ptr<recurrent_base> make_recurrent(std::string_view cell, const recu
 // Σ_k entry k = the gradient of that pass (up to the order of the additions).
 // Throws argument_error when w has no leaf on t, or an op reads w outside a step scope and its
 // output is not such a sequence: e.g. the biases of rnn and lstm in training's recording (b_ih + b_hh
-// is added once for all steps); with recurrent_options::textbook each step reads them itself.
+// is added once for all steps); with recurrent_options::textbook each step reads them itself. (The
+// single bias b of bias_layout::keras is read by the projection of all steps, whose output is such
+// a sequence: its terms are split by step in both recordings.)
 std::vector<tensor> step_terms(tape& t, const parameter& w, std::size_t steps);
 
 }  // namespace xgrad::nn
