@@ -4,7 +4,7 @@
 // Which model a checkpoint holds: meta.charlm marks a character model (nn::load_char_model rebuilds
 // it from its metadata); otherwise it is `xgrad train`'s sequence_regressor, whose sizes follow from its
 // arrays: "<cell>.weight_ih_l0" [G·hidden, input] (cell rnn, lstm or gru: G = 1, 4, 3) and "head.weight"
-// [output, hidden]. The rnn activation is not stored, hence --activation (default tanh, as `xgrad train`).
+// [output, hidden]; "<cell>.bias_l0" marks Keras's single bias. The rnn activation is not stored, hence --activation (default tanh, as `xgrad train`).
 #include <iostream>
 #include <memory>
 
@@ -50,6 +50,7 @@ std::unique_ptr<nn::sequence_regressor> regressor_for(const std::string& path, c
     o.output_size = head->shape[0];
     o.activation = activation;
     o.dt = w_ih->descr == "<f8" ? dtype::float64 : dtype::float32;
+    if (find(o.cell + ".bias_l0")) o.biases = nn::bias_layout::keras;  // Keras's single bias (`xgrad train`'s default)
     auto model = std::make_unique<nn::sequence_regressor>(o);
     nn::load_checkpoint(path, *model);  // strict: any other layout is refused with the full report
     return model;

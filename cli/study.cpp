@@ -26,6 +26,7 @@ struct study_cli {
     std::string cells;
     std::string lengths = "10,50";
     std::string seeds = "5";
+    std::string bias_layout = "keras";
     std::string out = "study";
     bool dot = false;
     bool quiet = false;
@@ -74,7 +75,7 @@ std::vector<std::size_t> parse_lengths(const std::string& text) {
 }
 
 int run_explode_command(study_cli& c) {
-    for (const char* name : {"--cells", "--target", "--dot"})
+    for (const char* name : {"--cells", "--target", "--dot", "--bias-layout"})
         if (c.was_given(name))
             throw argument_error(std::string("study: ") + name + " is not an option of --explode; remove it");
     auto& e = c.e;
@@ -114,6 +115,7 @@ int run_study_command(study_cli& c) {
     c.o.cells = split(c.cells, "--cells");
     c.o.lengths = parse_lengths(c.lengths);
     c.o.seeds = parse_seeds(c.seeds);
+    c.o.biases = c.bias_layout == "pytorch" ? nn::bias_layout::pytorch : nn::bias_layout::keras;
     check_study_options(c.o);
     const auto dir = output_dir(c.out);
 
@@ -165,6 +167,11 @@ command add_study(CLI::App& app) {
     g["--target"] = sub->add_option("--target", c->o.target, "Test loss that counts as reached")
                         ->check(CLI::PositiveNumber)
                         ->capture_default_str();
+    g["--bias-layout"] = sub->add_option("--bias-layout", c->bias_layout,
+                                         "keras: rnn and lstm with Keras's single bias; pytorch: bias_ih and bias_hh "
+                                         "(gru has two in both)")
+                             ->check(CLI::IsMember({"keras", "pytorch"}))
+                             ->capture_default_str();
     g["--out"] = sub->add_option("--out", c->out, "Folder for the CSVs, plots and pictures (--explode: study-explode)")
                      ->capture_default_str();
     g["--dot"] = sub->add_flag("--dot", c->dot, "Also draw each model's unrolled network (T=8) coloured by gradient norm");

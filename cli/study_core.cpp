@@ -191,6 +191,7 @@ study_result run_study(const study_options& o, std::ostream* progress, bool tty)
                 if (k.cell == "rnn") mo.activation = k.activation;
                 mo.hidden = o.hidden;
                 mo.seed = seed;
+                mo.biases = o.biases;
                 nn::sequence_regressor model(mo);
                 run.grad_init = nn::step_grad_norms(model, probe);
                 std::ostringstream head;
@@ -411,6 +412,7 @@ std::vector<std::string> write_study_graphs(const study_options& o, const std::f
         mo.seed = o.seeds.front();
         mo.dt = dtype::float64;  // keeps the smallest gradient norms exact
         mo.textbook = true;      // the picture students know: x_t and W_xh inside every step
+        mo.biases = o.biases;
         nn::sequence_regressor model(mo);
         const auto batch = nn::sum_task(2, steps, 987654321, dtype::float64);
         tape t;

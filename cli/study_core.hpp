@@ -31,6 +31,8 @@ struct study_options {
     double lr = 1e-3;
     double target = 0.05;             // test MSE counted as "reached"
     std::size_t grad_batch = 32;      // rows of the fixed batch ‖∂L/∂h_t‖ is measured on
+    // Keras's model (`xgrad train`'s default): rnn and lstm with one bias; gru has two in both layouts.
+    nn::bias_layout biases = nn::bias_layout::keras;
 };
 
 // One model trained: a (cell, activation) at one length and seed.

@@ -62,6 +62,7 @@ std::string write_study_terms(const study_options& o, const std::filesystem::pat
                 mo.hidden = o.hidden;
                 mo.seed = seed;
                 mo.dt = dtype::float64;
+                mo.biases = o.biases;
                 nn::sequence_regressor model(mo);
                 tape t;
                 var loss = mse(model(input(probe.x)), input(probe.y));

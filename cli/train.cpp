@@ -1,5 +1,7 @@
 // `xgrad train`: the tutorial's experiment (SimpleRNN(50, tanh) + Dense(1), Adam 1e-3, MSE, 20 epochs)
 // with options for the cell, sizes, optimizer, dtype, checkpoints, frozen parameters and a metrics log.
+// The recurrent layer is Keras's by default: rnn and lstm with one bias ("<cell>.bias_l0"); --bias-layout
+// pytorch gives PyTorch's two ("<cell>.bias_ih_l0", "<cell>.bias_hh_l0"). gru has two in both.
 #include <cmath>
 #include <cstdio>
 #include <iomanip>
@@ -33,6 +35,10 @@ void add_train_options(CLI::App& sub, train_config& c) {
     real(sub, "--clip", c.fit.clip, "Clip the global gradient norm (0: off)", 0, 1e12);
     sub.add_option("--dtype", c.dtype, "Floating-point type")->check(CLI::IsMember({"float32", "float64"}))->capture_default_str();
     seed(sub, c.seed, "Seed of data, initialisation and shuffling");
+    sub.add_option("--bias-layout", c.bias_layout,
+                   "rnn/lstm biases: keras (one, the default) or pytorch (bias_ih and bias_hh); with --load, default: "
+                   "the checkpoint's (gru has two in both)")
+        ->check(CLI::IsMember({"keras", "pytorch"}));
     sub.add_option("--save", c.save, "Write a checkpoint (.npz) after training");
     sub.add_option("--load", c.load, "Resume from a checkpoint (.npz): weights, optimizer state, epoch count")->check(regular_file());
     sub.add_option("--freeze", c.freeze, "Freeze parameters by name or prefix (e.g. rnn)");
@@ -58,17 +64,46 @@ std::size_t epochs_of(const nn::named_tensors& meta, const std::string& path) {
     return 0;
 }
 
+// The bias layout of the run: --bias-layout, else the checkpoint's (from its arrays: "<cell>.bias_l0" is
+// Keras's single bias, "<cell>.bias_ih_l0" PyTorch's pair), else Keras's. A checkpoint of the other
+// layout than an explicit --bias-layout is refused, naming the option that loads it.
+nn::bias_layout run_biases(const train_config& c, const std::vector<nn::npz_array>& arrays) {
+    const nn::bias_layout asked = c.bias_layout == "pytorch" ? nn::bias_layout::pytorch : nn::bias_layout::keras;
+    if (c.load.empty() || c.model.cell == "gru") return asked;
+    bool single = false, pair = false;
+    for (const auto& a : arrays) {
+        single = single || a.name == c.model.cell + ".bias_l0";
+        pair = pair || a.name == c.model.cell + ".bias_ih_l0";
+    }
+    if (single == pair) return asked;  // neither (no biases, another cell: load_checkpoint reports it) or both
+    const nn::bias_layout found = single ? nn::bias_layout::keras : nn::bias_layout::pytorch;
+    if (!c.bias_layout.empty() && found != asked)
+        throw argument_error("train: --load '" + c.load + "' holds " +
+                             (single ? "Keras's single bias (" + c.model.cell + ".bias_l0)"
+                                     : "PyTorch's two biases (" + c.model.cell + ".bias_ih_l0, " + c.model.cell + ".bias_hh_l0)") +
+                             " but --bias-layout " + c.bias_layout + " was given; pass --bias-layout " +
+                             (single ? "keras" : "pytorch") + " or leave the option out");
+    return found;
+}
+
 int run_train(const train_config& c) {
-    if (!c.data.empty()) return run_train_data(c);
+    if (!c.data.empty()) {
+        if (c.bias_layout == "keras")
+            throw argument_error("train: --bias-layout keras is for the tutorial's task; --data models keep PyTorch's two "
+                                 "biases (xgrad predict rebuilds them so); leave the option out");
+        return run_train_data(c);
+    }
     const dtype d = c.dtype == "float64" ? dtype::float64 : dtype::float32;
     constexpr std::uint64_t max_values = std::uint64_t{1} << 28;  // data held as float64 first: 2 GiB
     const std::uint64_t values = (std::uint64_t{c.samples} + c.test_samples) * c.steps;  // < 2^41 within the options' ranges
     if (values > max_values)
         throw argument_error("train: (--samples + --test-samples) × --steps = " + std::to_string(values) +
                              " values exceeds the limit of 2^28 (2 GiB of data); use fewer samples or steps");
+    const std::vector<nn::npz_array> loaded = c.load.empty() ? std::vector<nn::npz_array>{} : nn::read_npz(c.load);
     nn::sequence_regressor_options mo = c.model;
     mo.dt = d;
     mo.seed = c.seed;
+    mo.biases = run_biases(c, loaded);
     nn::fit_options fo = c.fit;
     fo.seed = c.seed;
     const auto train = nn::sum_task(c.samples, c.steps, c.seed, d);
@@ -80,7 +115,7 @@ int run_train(const train_config& c) {
         // --load A --epochs k continues exactly as one longer run. State of another optimizer is not loaded.
         bool own_state = false, other_state = false;
         const std::string mine = std::string(nn::optimizer_prefix) + opt->name() + ".";
-        for (const auto& a : nn::read_npz(c.load)) {
+        for (const auto& a : loaded) {
             if (a.name.rfind(mine, 0) == 0) own_state = true;
             else if (a.name.rfind(nn::optimizer_prefix, 0) == 0) other_state = true;
         }
@@ -101,7 +136,8 @@ int run_train(const train_config& c) {
         std::ostringstream fp;
         fp << c.model.cell << ' ' << c.model.activation << ' ' << c.model.hidden << ' ' << c.steps << ' ' << c.samples << ' '
            << c.test_samples << ' ' << c.fit.epochs << ' ' << c.fit.batch_size << ' ' << c.fit.optimizer << ' '
-           << c.fit.lr << ' ' << c.fit.clip << ' ' << c.dtype << ' ' << c.seed << ' ' << c.load;
+           << c.fit.lr << ' ' << c.fit.clip << ' ' << c.dtype << ' ' << c.seed << ' ' << c.load << ' '
+           << (mo.biases == nn::bias_layout::keras ? "keras" : "pytorch");
         dp = std::make_unique<nn::data_parallel>(model, comm, nn::data_parallel_options{.fingerprint = fp.str()});
         fo.shard_rank = std::size_t(comm.rank());
         fo.shard_count = std::size_t(comm.size());

@@ -18,6 +18,8 @@ struct train_config {
     std::string dtype = "float32";
     std::uint64_t seed = 0;
     std::string save, load, log;
+    // --bias-layout keras|pytorch; empty (not given): keras, or with --load the checkpoint's layout.
+    std::string bias_layout;
     std::vector<std::string> freeze;
     bool quiet = false;
     // Your own data (cli/train_data.cpp): with `data` set, the tutorial's task and --steps/--samples are unused.
