@@ -14,7 +14,8 @@ std::pair<tensor, tensor> generate_data(std::size_t steps, std::size_t n, rng& g
 }
 
 struct model : nn::module {
-    nn::rnn rnn{{.input_size = 1, .hidden_size = 50, .activation = "tanh"}};  // Keras initialisers
+    nn::rnn rnn{{.input_size = 1, .hidden_size = 50, .activation = "tanh",  // Keras initialisers and
+                 .biases = nn::bias_layout::keras}};                          // Keras's single bias
     nn::linear dense{50, 1, true, nn::init_style::keras, /*seed*/ 1};
     model() : module("model") { register_module("rnn", rnn); register_module("dense", dense); }
     var operator()(const var& x) { return dense(rnn(x)); }

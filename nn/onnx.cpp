@@ -104,10 +104,12 @@ public:
     builder(onnx::GraphProto& g, const onnx_options& o) : g_(g), o_(o) {}
 
     // The parameter as an initializer of its own name and value.
-    std::string param(const parameter& p) {
-        const tensor& v = p.value();
+    std::string param(const parameter& p) { return constant(p.name(), p.value()); }
+
+    // An initializer of that name and value (float32 or float64).
+    std::string constant(const std::string& name, const tensor& v) {
         TensorProto* t = g_.add_initializer();
-        t->set_name(p.name());
+        t->set_name(name);
         t->set_data_type(elem_of(v.dtype()));
         for (auto d : v.shape()) t->add_dims(static_cast<std::int64_t>(d));
         const std::size_t bytes = v.size() * (v.dtype() == dtype::float64 ? 8 : 4);
@@ -119,7 +121,7 @@ public:
                 std::memcpy(raw.data(), v.data<float>(), bytes);
         }
         t->set_raw_data(raw);
-        return p.name();
+        return name;
     }
 
     std::string ints(const std::string& name, const std::vector<std::int64_t>& values) {
@@ -244,7 +246,8 @@ public:
                 for (std::int64_t j = 0; j < H; ++j) idx.push_back(b * H + j);
             rows = ints(path + "/xgrad_onnx/gate_rows", idx);
         }
-        // W, R: [1, G·H, in]; B: [1, 2·G·H] = b_ih then b_hh, both in ONNX's gate order.
+        // W, R: [1, G·H, in]; B: [1, 2·G·H] = b_ih then b_hh, both in ONNX's gate order (Keras's single
+        // bias b: B = [b, 0], the same sum).
         auto onnx_form = [&](const std::string& name, const parameter& p) {
             std::string v = param(p);
             if (!rows.empty()) v = op1("Gather", path + "/" + name + "_onnx_gates", {v, rows});
@@ -258,9 +261,12 @@ public:
             const std::string W = op1("Unsqueeze", lpath + "/W", {onnx_form("w_ih_l" + std::to_string(l), lp.w_ih), axes(0)});
             const std::string R = op1("Unsqueeze", lpath + "/R", {onnx_form("w_hh_l" + std::to_string(l), lp.w_hh), axes(0)});
             std::vector<std::string> in{seq, W, R};
-            if (lp.b_ih.defined()) {
-                const std::string bi = onnx_form("b_ih_l" + std::to_string(l), lp.b_ih);
-                const std::string bh = onnx_form("b_hh_l" + std::to_string(l), lp.b_hh);
+            if (lp.b_ih.defined() || lp.b.defined()) {
+                const bool single = lp.b.defined();
+                const std::string bi = onnx_form("b_ih_l" + std::to_string(l), single ? lp.b : lp.b_ih);
+                const std::string bh =
+                    single ? constant(lpath + "/b_hh_zero", tensor::zeros(lp.b.shape(), lp.b.dtype()))
+                           : onnx_form("b_hh_l" + std::to_string(l), lp.b_hh);
                 const std::string b = lpath + "/b_ih_b_hh";
                 attr(node("Concat", b, {bi, bh}, {b}), "axis", std::int64_t{0});
                 in.push_back(op1("Unsqueeze", lpath + "/B", {b, axes(0)}));

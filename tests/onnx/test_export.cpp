@@ -154,6 +154,7 @@ TEST_CASE("onnx cases: every supported layer kind, exported with inputs and xgra
         bool seq, bias = true;
         std::string act = "tanh";
         dtype d = dtype::float32;
+        nn::bias_layout biases = nn::bias_layout::pytorch;
     };
     const std::vector<rec> recs = {
         {"rnn_tanh", "rnn", 1, true},       {"rnn_relu_2layers", "rnn", 2, false, true, "relu"},
@@ -162,11 +163,15 @@ TEST_CASE("onnx cases: every supported layer kind, exported with inputs and xgra
         {"lstm_nobias", "lstm", 1, true, false},
         {"gru", "gru", 1, false},           {"gru_3layers_seq", "gru", 3, true},
         {"gru_nobias", "gru", 2, false, false},
+        // Keras's single bias b, exported as B = [b, 0]
+        {"rnn_keras_bias", "rnn", 1, true, true, "tanh", dtype::float32, nn::bias_layout::keras},
+        {"lstm_keras_bias_2layers", "lstm", 2, false, true, "tanh", dtype::float32, nn::bias_layout::keras},
     };
     for (const auto& r : recs) {
         auto o = ro(3, 5, r.layers, r.seq, r.d);
         o.bias = r.bias;
         o.activation = r.act;
+        o.biases = r.biases;
         auto m = nn::make_recurrent(r.cell, o);
         sequence_case(r.name, *m, 3, r.d, [&](const var& x) { return m->forward(x, {}); });
     }
@@ -187,6 +192,11 @@ TEST_CASE("onnx cases: every supported layer kind, exported with inputs and xgra
     for (const std::string cell : {"rnn", "lstm", "gru"}) {  // `xgrad train`'s model
         nn::sequence_regressor m({.cell = cell, .hidden = 7, .input_size = 2, .output_size = 1});
         sequence_case("regressor_" + cell, m, 2, f32, [&](const var& x) { return m(x); });
+    }
+    {  // `xgrad train`'s default model: Keras's single bias
+        nn::sequence_regressor m({.cell = "rnn", .hidden = 7, .input_size = 2, .output_size = 1,
+                                  .biases = nn::bias_layout::keras});
+        sequence_case("regressor_rnn_keras_bias", m, 2, f32, [&](const var& x) { return m(x); });
     }
     {  // float64 where onnxruntime runs it: linear layers (its recurrent kernels are float32 only)
         nn::sequential s;
