@@ -42,6 +42,8 @@ $XGRAD train $t --save k.npz && $XGRAD train $t --load k.npz --bias-layout pytor
 $XGRAD train $t --bias-layout pytorch --save p.npz && $XGRAD train $t --load p.npz --bias-layout keras")
   xgrad_keras_bias(bad_value fail "--bias-layout: torch not in"
                    "$XGRAD train --bias-layout torch")
+  xgrad_keras_bias(not_with_data fail "--bias-layout keras is for the tutorial's task; --data models keep PyTorch's two biases"
+                   "printf '1,2,3\\n4,5,6\\n' > d.csv && $XGRAD train --data d.csv --bias-layout keras")
   if(TARGET xgrad_onnx)  # `xgrad export` of the default (single-bias) checkpoint
     xgrad_keras_bias(export pass "export: sequence_regressor \\(rnn, hidden 4\\) -> "
                      "set -e
