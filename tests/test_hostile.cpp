@@ -224,3 +224,17 @@ TEST_CASE("anomaly mode names the time step of a NaN in a sequence fed to a recu
     CHECK(contains(msg, "the parameter 'head.bias' [1]"));
     CHECK(contains(msg, "already holds nan at [0]"));
 }
+
+TEST_CASE("anomaly mode: an op of very many inputs, one holding a NaN, gets a short message naming that input") {
+    tape t;
+    detect_anomaly on;
+    std::vector<var> xs;
+    for (int i = 0; i < 2000; ++i) xs.push_back(input(tensor::zeros({1, 3}, dtype::float64)));
+    tensor bad = tensor::zeros({1, 3}, dtype::float64);
+    bad.set_flat(2, std::nan(""));
+    xs.push_back(input(bad, "x_2000"));
+    const auto msg = message_of<anomaly_error>([&] { (void)concat(std::span<const var>(xs), 0); });
+    CHECK(contains(msg, "… (2001 inputs)"));
+    CHECK(contains(msg, "its input 2000 (the input 'x_2000' [1, 3], node 2000) already holds nan at [0, 2]"));
+    CHECK(msg.size() < 600);
+}
