@@ -41,15 +41,14 @@ void add_train_options(CLI::App& sub, train_config& c) {
         ->check(CLI::IsMember({"keras", "pytorch"}));
     sub.add_option("--save", c.save, "Write a checkpoint (.npz) after training");
     sub.add_option("--load", c.load, "Resume from a checkpoint (.npz): weights, optimizer state, epoch count")->check(regular_file());
+    sub.add_flag("--allow-nonfinite", c.allow_nonfinite,
+                 "With --load: accept NaN/inf weights (to inspect a diverged run; a non-finite loss still exits 1)");
     sub.add_option("--freeze", c.freeze, "Freeze parameters by name or prefix (e.g. rnn)");
     sub.add_option("--log", c.log, "Write per-epoch metrics as CSV");
     sub.add_flag("--quiet,-q", c.quiet, "Print only the Test Loss line");
     add_data_options(sub, c);
     sub.add_flag("--detect-anomaly", c.anomaly, "Anomaly mode: stop at the first op whose value or gradient is NaN/inf, naming it");
 }
-
-// "train.epochs": the epochs a checkpoint's weights have been trained (the shuffle stream resumes there).
-constexpr const char* epochs_key = "train.epochs";
 
 // The checkpoint's epoch count (0 when it has none, e.g. an exported PyTorch state_dict).
 std::size_t epochs_of(const nn::named_tensors& meta, const std::string& path) {
@@ -86,6 +85,31 @@ nn::bias_layout run_biases(const train_config& c, const std::vector<nn::npz_arra
     return found;
 }
 
+std::size_t load_for_resume(const train_config& c, nn::module& model, nn::optimizer& opt) {
+    // The weights, this optimizer's state (Adam's moments and step) and the epoch count, so that
+    // --load A --epochs k continues exactly as one longer run. State of another optimizer is not loaded.
+    bool own_state = false, other_state = false;
+    const std::string mine = std::string(nn::optimizer_prefix) + opt.name() + ".";
+    for (const auto& a : nn::read_npz(c.load)) {
+        if (a.name.rfind(mine, 0) == 0) own_state = true;
+        else if (a.name.rfind(nn::optimizer_prefix, 0) == 0) other_state = true;
+    }
+    nn::load_checkpoint(c.load, model, own_state ? &opt : nullptr,  // throws with a full report
+                        {.allow_nonfinite = c.allow_nonfinite});
+    const bool root = dist::world().is_root();
+    if (other_state && !own_state && root)
+        std::cerr << "xgrad train: note: '" << c.load << "' holds another optimizer's state; --optimizer " << c.fit.optimizer
+                  << " starts from fresh state\n";
+    if (c.allow_nonfinite && root)
+        for (const auto& [name, p] : model.named_parameters())
+            if (!all_finite(p.value())) {
+                std::cerr << "xgrad train: note: --allow-nonfinite loaded '" << name << "' holding NaN/inf from '" << c.load
+                          << "': its losses will not be finite, and training or testing it exits with status 1\n";
+                break;
+            }
+    return epochs_of(nn::read_metadata(c.load), c.load);
+}
+
 int run_train(const train_config& c) {
     if (!c.data.empty()) {
         if (c.bias_layout == "keras")
@@ -110,21 +134,7 @@ int run_train(const train_config& c) {
     const auto test = nn::sum_task(c.test_samples, c.steps, c.seed + 1000003, d);
     nn::sequence_regressor model(mo);
     auto opt = nn::make_optimizer(fo.optimizer, model, fo.lr);
-    if (!c.load.empty()) {
-        // Resuming: the weights, this optimizer's state (Adam's moments and step) and the epoch count, so that
-        // --load A --epochs k continues exactly as one longer run. State of another optimizer is not loaded.
-        bool own_state = false, other_state = false;
-        const std::string mine = std::string(nn::optimizer_prefix) + opt->name() + ".";
-        for (const auto& a : loaded) {
-            if (a.name.rfind(mine, 0) == 0) own_state = true;
-            else if (a.name.rfind(nn::optimizer_prefix, 0) == 0) other_state = true;
-        }
-        nn::load_checkpoint(c.load, model, own_state ? opt.get() : nullptr);  // throws with a full report
-        if (other_state && !own_state)
-            std::cerr << "xgrad train: note: '" << c.load << "' holds another optimizer's state; --optimizer " << fo.optimizer
-                      << " starts from fresh state\n";
-        fo.epochs_done = epochs_of(nn::read_metadata(c.load), c.load);
-    }
+    if (!c.load.empty()) fo.epochs_done = load_for_resume(c, model, *opt);
     for (const auto& name : c.freeze) model.freeze(name);
     // Under mpirun: data-parallel (docs/distributed.md). --batch is per rank; rank 0 alone prints,
     // logs and saves. Every rank builds the same data and model from --seed; rank 0's parameters
@@ -194,10 +204,16 @@ int run_train(const train_config& c) {
         detect_anomaly anomaly(c.anomaly);
         nn::fit(model, train, test, fo, cb, opt.get());
     }
+    const double test_loss = nn::evaluate(model, test);  // the same on every rank: the replicas are equal
+    if (!std::isfinite(test_loss)) {  // weights loaded with --allow-nonfinite, or --epochs 0 of a diverged run
+        if (root) std::cout << "Test Loss: " << test_loss << "\n";
+        throw error("train: the test loss is " + std::to_string(test_loss) + ": the weights are not finite" +
+                    (c.save.empty() ? "" : " and --save '" + c.save + "' was not written") +
+                    "; train from an earlier checkpoint, with --clip 1 or a lower --lr");
+    }
     if (!c.save.empty() && root)
         nn::save_checkpoint(c.save, model, opt.get(),
                             {.metadata = {{epochs_key, tensor::full({1}, double(last), dtype::float64)}}});
-    const double test_loss = nn::evaluate(model, test);  // the same on every rank: the replicas are equal
     if (root) std::cout << "Test Loss: " << std::setprecision(8) << test_loss << "\n";
     comm.barrier();  // no rank reads the checkpoint before rank 0 has written it
     return 0;

@@ -28,7 +28,15 @@ struct train_config {
     std::size_t patience = 0, window = 0, features = 1;
     bool baselines = false;
     bool anomaly = false;  // --detect-anomaly: stop at the first op that makes a NaN/inf
+    bool allow_nonfinite = false;  // --allow-nonfinite: --load accepts NaN/inf weights (forensics)
 };
+
+// "train.epochs": the metadata key of the epochs a checkpoint's weights have been trained.
+inline constexpr const char* epochs_key = "train.epochs";
+
+// --load for a resumed run (cli/train.cpp): the weights, `opt`'s own state (another optimizer's is
+// not loaded, with a note) and the epochs the checkpoint records, which it returns (0 without).
+std::size_t load_for_resume(const train_config& c, nn::module& model, nn::optimizer& opt);
 
 // The --data family of options (cli/train_data.cpp), and the run they select.
 void add_data_options(CLI::App& sub, train_config& c);

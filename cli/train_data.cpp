@@ -6,6 +6,9 @@
 #include <iostream>
 #include <sstream>
 
+#include <xgrad/nn/data_parallel.hpp>
+#include <xgrad/nn/dist.hpp>
+
 #include "output.hpp"
 #include "train_config.hpp"
 
@@ -91,28 +94,56 @@ int run_train_data(const train_config& c) {
         info.outputs = train.y.shape()[1];
     }
     nn::sequence_regressor model(nn::task_model_options(info));
-    if (!c.load.empty()) nn::load_checkpoint(c.load, model);
-    for (const auto& name : c.freeze) model.freeze(name);
-
     nn::fit_options fo = c.fit;
     fo.seed = c.seed;
     fo.loss = nn::task_loss(task);
     auto opt = nn::make_optimizer(fo.optimizer, model, fo.lr);
+    // Resuming (as `xgrad train --load`): weights, this optimizer's state and the epoch count, so that the
+    // shuffles continue the same stream. Early stopping starts afresh (docs/cli.md).
+    if (!c.load.empty()) fo.epochs_done = load_for_resume(c, model, *opt);
+    for (const auto& name : c.freeze) model.freeze(name);
+    // Under mpirun: data-parallel (docs/distributed.md). Every rank reads the same files and splits them
+    // alike; --batch is per rank (each takes a strided shard of every epoch's order); rank 0's parameters
+    // are broadcast (after --load too). Validation and test sets are evaluated whole on every rank, on
+    // equal replicas, so every rank gets the same numbers and stops early at the same epoch. Rank 0 alone
+    // prints, logs and saves.
+    auto& comm = dist::world();
+    const bool root = comm.is_root();
+    std::unique_ptr<nn::data_parallel> dp;
+    if (comm.size() > 1) {
+        std::ostringstream fp;
+        fp << c.data << ' ' << c.task << ' ' << c.test_data << ' ' << c.test_split << ' ' << c.val_split << ' ' << c.patience
+           << ' ' << c.window << ' ' << c.features << ' ' << c.model.cell << ' ' << c.model.activation << ' '
+           << c.model.hidden << ' ' << c.fit.epochs << ' ' << c.fit.batch_size << ' ' << c.fit.optimizer << ' ' << c.fit.lr
+           << ' ' << c.fit.clip << ' ' << c.dtype << ' ' << c.seed << ' ' << c.load << ' ' << train.size() << ' '
+           << info.outputs;
+        dp = std::make_unique<nn::data_parallel>(model, comm, nn::data_parallel_options{.fingerprint = fp.str()});
+        fo.shard_rank = std::size_t(comm.rank());
+        fo.shard_count = std::size_t(comm.size());
+    }
 
     std::ostringstream log;  // the whole log so far, replaced atomically after every epoch
     log << std::setprecision(9);
-    if (!c.log.empty()) {
+    const bool write_log = !c.log.empty() && root;
+    if (write_log) {
         log << "epoch,train_loss,val_loss,val_accuracy,seconds,grad_norm\n";
         write_text_file(c.log, log.str(), "train --log");  // an unwritable log fails before training
     }
+    const bool quiet = c.quiet || !root;
     const bool classify = task == nn::task_kind::classify;
     nn::best_weights best(c.patience);
     bool stopped = false;
+    std::size_t epochs_run = fo.epochs_done;  // what --save records as meta.train.epochs
     nn::fit_callbacks cb;
+    if (dp) {
+        cb.after_backward = [&] { dp->finish(); };
+        cb.reduce_metric = [&](double v) { return comm.all_reduce(v, dist::reduce::mean); };
+    }
     cb.on_epoch = [&](const nn::epoch_metrics& m) {
+        epochs_run = m.epoch;
         nn::task_metrics v{std::nan(""), std::nan("")};
         if (val.size()) v = nn::evaluate_task(model, val, task);
-        if (!c.quiet) {
+        if (!quiet) {
             std::cout << "Epoch " << m.epoch << "/" << m.epochs << "\n"
                       << m.steps << "/" << m.steps << " " << progress_bar(m.steps, m.steps) << " - " << keras_timing(m.seconds, m.steps) << std::fixed
                       << std::setprecision(4) << " - loss: " << m.train_loss;
@@ -122,26 +153,52 @@ int run_train_data(const train_config& c) {
             }
             std::cout << std::defaultfloat << "\n" << std::flush;
         }
-        if (!c.log.empty()) {
+        if (write_log) {
             log << m.epoch << "," << m.train_loss << "," << v.loss << "," << v.accuracy << "," << m.seconds << "," << m.grad_norm << "\n";
             write_text_file(c.log, log.str(), "train --log");
+        }
+        // The same numbers on every rank (train loss averaged, validation whole): all ranks stop together.
+        if (!std::isfinite(m.train_loss) || (val.size() && !std::isfinite(v.loss))) {
+            const bool train_bad = !std::isfinite(m.train_loss);
+            std::ostringstream o;
+            o << "train --data: the " << (train_bad ? "training" : "validation") << " loss is " << (train_bad ? m.train_loss : v.loss)
+              << " after epoch " << m.epoch << ": the training diverged"
+              << (c.save.empty() ? "" : " and --save '" + c.save + "' was not written")
+              << ". Try clipping the gradient norm (--clip 1), a lower learning rate (--lr " << std::setprecision(3) << fo.lr / 10
+              << "; now " << fo.lr << ")" << (c.anomaly ? "" : ", or --detect-anomaly to stop at the first op that makes a NaN/inf");
+            throw error(o.str());
         }
         if (val.size() && c.patience > 0) stopped = best.observe(v.loss, m.epoch, model);
     };
     cb.stop = [&](const nn::epoch_metrics& m) {
-        if (stopped && !c.quiet) std::cout << "Epoch " << m.epoch << ": early stopping\n";
+        if (stopped && !quiet) std::cout << "Epoch " << m.epoch << ": early stopping\n";
         return stopped;
     };
-    nn::fit(model, {train.x, train.y}, {}, fo, cb, opt.get());
+    {
+        detect_anomaly anomaly(c.anomaly);
+        nn::fit(model, {train.x, train.y}, {}, fo, cb, opt.get());
+    }
     if (c.patience > 0 && best.best_epoch() > 0) {
         best.restore(model);
-        if (!c.quiet)
+        if (!quiet)
             std::cout << "Restoring model weights from the end of the best epoch: " << best.best_epoch() << " (val_loss "
                       << std::setprecision(6) << best.best_loss() << ")\n";
     }
-    if (!c.save.empty()) nn::save_task_model(c.save, model, info);
+    nn::task_metrics t{std::nan(""), std::nan("")};
     if (test.size()) {
-        const nn::task_metrics t = nn::evaluate_task(model, test, task);
+        t = nn::evaluate_task(model, test, task);  // the same on every rank: the replicas are equal
+        if (!std::isfinite(t.loss)) {  // weights loaded with --allow-nonfinite and --epochs 0
+            if (root) std::cout << "Test Loss: " << t.loss << "\n";
+            throw error("train --data: the test loss is " + std::to_string(t.loss) + ": the weights are not finite" +
+                        (c.save.empty() ? "" : " and --save '" + c.save + "' was not written") +
+                        "; train from an earlier checkpoint, with --clip 1 or a lower --lr");
+        }
+    }
+    // The checkpoint: model, task metadata (for `xgrad predict`), optimizer state and epochs done (for --load).
+    if (!c.save.empty() && root)
+        nn::save_task_model(c.save, model, info, opt.get(),
+                            {{epochs_key, tensor::full({1}, double(epochs_run), dtype::float64)}});
+    if (test.size() && root) {
         if (c.baselines) {  // printed before the Test lines, which stay last
             const nn::labelled_data fit_part = val.size() ? concat_parts(train, val) : train;
             std::cout << std::setprecision(8);
@@ -156,9 +213,10 @@ int run_train_data(const train_config& c) {
         }
         std::cout << "Test Loss: " << std::setprecision(8) << t.loss << "\n";
         if (classify) std::cout << "Test Accuracy: " << std::setprecision(6) << t.accuracy << "\n";
-    } else if (!c.quiet) {
+    } else if (!test.size() && !quiet) {
         std::cout << "(no test set: give --test-data FILE or --test-split F for the Test Loss)\n";
     }
+    comm.barrier();  // no rank reads the checkpoint before rank 0 has written it
     return 0;
 }
 

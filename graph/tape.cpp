@@ -87,12 +87,15 @@ std::string tape::where(std::size_t i) const {
 }
 
 std::string tape::input_shapes(std::size_t i) const {
+    // At most `shown` shapes, then how many more (a concat of 100,000 steps keeps a short message).
+    constexpr std::size_t shown = 8;
     const node& n = nodes_[i];
     std::string s;
-    for (std::size_t j = 0; j < n.inputs.size(); ++j) {
+    for (std::size_t j = 0; j < n.inputs.size() && j < shown; ++j) {
         if (j) s += ", ";
         s += shape_str(value(n.inputs[j]).shape());
     }
+    if (n.inputs.size() > shown) s += ", … (" + std::to_string(n.inputs.size()) + " inputs)";
     return s;
 }
 

@@ -203,7 +203,7 @@ public:
     const tensor& grad(std::size_t i) const;
     // "node 12, scope 'rnn/t=3'": where node i sits, for messages.
     std::string where(std::size_t i) const;
-    // "[32, 50], [50, 50]": the shapes of node i's inputs, for messages.
+    // "[32, 50], [50, 50]": the shapes of node i's inputs, for messages (the first 8, then the count).
     std::string input_shapes(std::size_t i) const;
     var handle(std::uint32_t index) const;
 

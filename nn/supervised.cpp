@@ -199,7 +199,8 @@ double logistic_regression_accuracy(const labelled_data& train, const labelled_d
     return accuracy(model(input(Xt)).value(), test.y);
 }
 
-void save_task_model(const std::string& path, const module& model, const task_model_info& info) {
+void save_task_model(const std::string& path, const module& model, const task_model_info& info, const optimizer* opt,
+                     const named_tensors& metadata) {
     const auto num = [](double x) { return tensor::scalar(x, dtype::float64); };
     save_options so;
     so.metadata = {{"xgrad_task_model", num(1)},
@@ -212,7 +213,8 @@ void save_task_model(const std::string& path, const module& model, const task_mo
                    {"float64", num(info.dt == dtype::float64 ? 1 : 0)},
                    {"cell", text_codes(info.cell)},
                    {"activation", text_codes(info.activation)}};
-    save_checkpoint(path, model, nullptr, so);
+    so.metadata.insert(so.metadata.end(), metadata.begin(), metadata.end());
+    save_checkpoint(path, model, opt, so);
 }
 
 std::pair<std::unique_ptr<sequence_regressor>, task_model_info> load_task_model(const std::string& path) {

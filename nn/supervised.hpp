@@ -15,6 +15,7 @@
 
 #include "dataset_io.hpp"
 #include "models.hpp"
+#include "optim.hpp"
 
 namespace xgrad::nn {
 
@@ -77,8 +78,10 @@ double majority_accuracy(const labelled_data& train, const labelled_data& test);
 double logistic_regression_accuracy(const labelled_data& train, const labelled_data& test, std::size_t classes,
                                     std::size_t steps = 500, std::uint64_t seed = 0);
 
-// A checkpoint with meta.* arrays describing info (the model rebuilds from the file alone).
-void save_task_model(const std::string& path, const module& model, const task_model_info& info);
+// A checkpoint with meta.* arrays describing info (the model rebuilds from the file alone), and
+// optionally an optimizer's state and more metadata (`xgrad train --data --save`: the epochs done).
+void save_task_model(const std::string& path, const module& model, const task_model_info& info,
+                     const optimizer* opt = nullptr, const named_tensors& metadata = {});
 // Reads the metadata, builds the model and loads its parameters; throws checkpoint_error naming what
 // is missing when the file is not an `xgrad train --data` checkpoint.
 std::pair<std::unique_ptr<sequence_regressor>, task_model_info> load_task_model(const std::string& path);

@@ -4,12 +4,16 @@
 if(TARGET xgrad_cli)
   set(_hostile ${CMAKE_CURRENT_SOURCE_DIR}/hostile_cli.sh)
   set(_tiny "--samples 32 --test-samples 16 --steps 3 --hidden 4 --epochs 1")
+  add_executable(hostile_poke ${CMAKE_CURRENT_SOURCE_DIR}/hostile_poke.cpp)  # $POKE: an array element set to NaN/inf
+  target_link_libraries(hostile_poke PRIVATE xgrad xgrad_build_flags)
+  # $DATA FILE: 80 samples of 4 steps (one feature) then a class (sum > 2) as CSV, the same every time
+  set(_data_awk "awk 'BEGIN { for (i = 0; i < 80; i++) { s = 0; for (t = 0; t < 4; t++) { v = ((i * 37 + t * 11) % 17) / 17; s += v; printf \"%.6f,\", v } print (s > 2 ? 1 : 0) } }'")
   # xgrad_hostile(NAME fail|pass REGEX COMMAND): COMMAND is sh text, $XGRAD is the program, the folder a fresh temporary one.
   function(xgrad_hostile name expect regex command)
     add_test(NAME cli_hostile_${name} COMMAND sh ${_hostile} ${expect} "${command}")
     set_tests_properties(cli_hostile_${name} PROPERTIES PASS_REGULAR_EXPRESSION "${regex}"
                          FAIL_REGULAR_EXPRESSION "HOSTILE-CLI-BAD-STATUS"
-                         ENVIRONMENT "OPENBLAS_NUM_THREADS=1;XGRAD=$<TARGET_FILE:xgrad_cli>")
+                         ENVIRONMENT "OPENBLAS_NUM_THREADS=1;XGRAD=$<TARGET_FILE:xgrad_cli>;POKE=$<TARGET_FILE:hostile_poke>")
   endfunction()
 
   # item 12: numbers out of range, NaN, inf, signs, 20 digits
@@ -83,4 +87,53 @@ $XGRAD generate --train big.txt --max-corpus-mb 1")
   # item 17: a FIFO given as a checkpoint is named as one
   xgrad_hostile(load_fifo fail "is a FIFO \\(named pipe\\), not a regular file" "mkfifo p
 $XGRAD train --load p")
+
+  # item 13: --allow-nonfinite loads NaN weights for inspection; testing or training them still exits 1
+  set(_small "--samples 32 --test-samples 16 --steps 3 --hidden 4")
+  xgrad_hostile(train_load_nonfinite fail "head.bias. .1. holds NaN at flat index 0.*--allow-nonfinite"
+                "$XGRAD train ${_tiny} --save a.npz -q && $POKE a.npz n.npz head.bias nan && $XGRAD train ${_small} --load n.npz --epochs 0")
+  xgrad_hostile(train_allow_nonfinite_test fail "note: --allow-nonfinite loaded 'head.bias'.*Test Loss: nan.*the test loss is nan: the weights are not finite and --save 'm.npz' was not written"
+                "$XGRAD train ${_tiny} --save a.npz -q && $POKE a.npz n.npz head.bias nan || exit 0
+$XGRAD train ${_small} --load n.npz --allow-nonfinite --epochs 0 --save m.npz
+rc=$?
+test ! -e m.npz || echo 'HOSTILE-CLI-BAD-STATUS: saved'
+exit $rc")
+  xgrad_hostile(train_allow_nonfinite_train fail "training loss is nan after epoch 2: the training diverged and --save 'm.npz' was not written"
+                "$XGRAD train ${_tiny} --save a.npz -q && $POKE a.npz n.npz head.bias nan || exit 0
+$XGRAD train ${_small} --load n.npz --allow-nonfinite --save m.npz
+rc=$?
+test ! -e m.npz || echo 'HOSTILE-CLI-BAD-STATUS: saved'
+exit $rc")
+
+  # train --data: --save holds the optimizer state and epochs done; --load resumes: 2 + 2 epochs = 4, bit for bit
+  xgrad_hostile(data_resume_equals_one_run pass "same weights and Test Loss"
+                "set -e
+${_data_awk} > d.csv
+t='--data d.csv --task classify --cell lstm --hidden 6 --val-split 0.25 --test-split 0.2 --batch 8 -q'
+$XGRAD train $t --epochs 4 --save x.npz > x.txt
+$XGRAD train $t --epochs 2 --save a.npz > a.txt
+$XGRAD train $t --load a.npz --epochs 2 --save b.npz > b.txt
+cat x.txt b.txt
+cmp x.npz b.npz
+cmp x.txt b.txt
+if cmp -s a.txt b.txt
+then echo 'HOSTILE-CLI-BAD-STATUS: 2 epochs gave the Test Loss of 4'
+fi
+$XGRAD predict --load b.npz --data d.csv --out p.csv
+echo same weights and Test Loss")
+  # train --data: a loss that turns non-finite stops with advice, saves nothing; --detect-anomaly names the op
+  set(_data_diverge "--data d.csv --test-split 0.2 --cell rnn --activation relu --hidden 16 --optimizer sgd --lr 1000 --epochs 5 --save m.npz")
+  xgrad_hostile(data_train_diverges fail "train --data: the training loss is [-a-z]+ after epoch [0-9]: the training diverged and --save 'm.npz' was not written. Try clipping the gradient norm .--clip 1., a lower learning rate .--lr 100; now 1e.03., or --detect-anomaly"
+                "${_data_awk} > d.csv
+$XGRAD train ${_data_diverge}
+rc=$?
+test ! -e m.npz || echo 'HOSTILE-CLI-BAD-STATUS: saved'
+exit $rc")
+  xgrad_hostile(data_train_diverges_anomaly fail "xgrad anomaly: the (forward|backward rule|gradient) of '"
+                "${_data_awk} > d.csv
+$XGRAD train ${_data_diverge} --detect-anomaly")
+  xgrad_hostile(data_allow_nonfinite fail "Test Loss: nan.*train --data: the test loss is nan: the weights are not finite"
+                "${_data_awk} > d.csv
+$XGRAD train --data d.csv --test-split 0.2 --epochs 1 --hidden 4 --save a.npz -q && $POKE a.npz n.npz head.bias nan || exit 0
+$XGRAD train --data d.csv --test-split 0.2 --epochs 0 --hidden 4 --load n.npz --allow-nonfinite")
 endif()

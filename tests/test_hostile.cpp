@@ -164,3 +164,77 @@ TEST_CASE("impossible optimizer state is refused on load: NaN moments, negative 
                     }()),
                     argument_error);
 }
+
+TEST_CASE("anomaly mode reports where a NaN already in an input sits: index, and sample, time step, feature") {
+    tape t;
+    detect_anomaly on;
+    tensor x = tensor::zeros({2, 4, 3}, dtype::float64);
+    x.set_flat((1 * 4 + 2) * 3 + 0, std::nan(""));  // sample 1, time step 2, feature 0
+    var xv = input(x, "x");
+    const auto msg = message_of<anomaly_error>([&] { (void)tanh(xv); });
+    CHECK(contains(msg, "forward of 'tanh'"));
+    CHECK(contains(msg, "its input 0 (the input 'x' [2, 4, 3], node 0) already holds nan at [1, 2, 0]"));
+    CHECK(contains(msg, "sample 1, time step 2, feature 0"));
+    CHECK(contains(msg, "this op did not make it"));
+
+    // not 3-D: the index alone; -inf named as such
+    tensor m = tensor::zeros({3, 2}, dtype::float64);
+    m.set_flat(5, -std::numeric_limits<double>::infinity());
+    var mv = input(m);
+    const auto m_msg = message_of<anomaly_error>([&] { (void)sum(mv); });
+    CHECK(contains(m_msg, "already holds -inf at [2, 1]"));
+    CHECK(!contains(m_msg, "time step"));
+
+    // an op whose inputs are finite makes the NaN: no input is blamed
+    var neg = input(tensor::full({2}, -1.0, dtype::float64));
+    const auto own = message_of<anomaly_error>([&] { (void)sqrt(neg); });
+    CHECK(contains(own, "forward of 'sqrt'"));
+    CHECK(!contains(own, "already holds"));
+}
+
+TEST_CASE("anomaly mode: a NaN deep in a huge-rank input is reported in a short message") {
+    tape t;
+    detect_anomaly on;
+    shape_t s(40, 1);
+    s.back() = 3;
+    tensor x = tensor::zeros(s, dtype::float64);
+    x.set_flat(2, std::nan(""));
+    var xv = input(x);
+    const auto msg = message_of<anomaly_error>([&] { (void)tanh(xv); });
+    CHECK(contains(msg, "already holds nan at [0, 0, 0, 0, 0, 0, …, 0, 0, 2] (40 dimensions)"));
+    CHECK(msg.size() < 500);
+}
+
+TEST_CASE("anomaly mode names the time step of a NaN in a sequence fed to a recurrent model, and a NaN weight") {
+    for (const char* cell : {"rnn", "lstm", "gru"}) {
+        CAPTURE(cell);
+        nn::sequence_regressor model({.cell = cell, .hidden = 4, .input_size = 2, .dt = dtype::float64});
+        tape t;
+        detect_anomaly on;
+        tensor x = tensor::zeros({3, 6, 2}, dtype::float64);
+        x.set_flat((2 * 6 + 4) * 2 + 1, std::numeric_limits<double>::infinity());  // sample 2, step 4, feature 1
+        const auto msg = message_of<anomaly_error>([&] { (void)model(input(x, "x")); });
+        CHECK(contains(msg, "already holds inf at [2, 4, 1] (as [batch, time, features]: sample 2, time step 4, feature 1)"));
+    }
+    nn::sequence_regressor model({.cell = "rnn", .hidden = 4, .input_size = 2, .dt = dtype::float64});
+    model.named_parameters().back().second.value().set_flat(0, std::nan(""));  // head.bias
+    tape t;
+    detect_anomaly on;
+    const auto msg = message_of<anomaly_error>([&] { (void)model(input(tensor::zeros({3, 6, 2}, dtype::float64))); });
+    CHECK(contains(msg, "the parameter 'head.bias' [1]"));
+    CHECK(contains(msg, "already holds nan at [0]"));
+}
+
+TEST_CASE("anomaly mode: an op of very many inputs, one holding a NaN, gets a short message naming that input") {
+    tape t;
+    detect_anomaly on;
+    std::vector<var> xs;
+    for (int i = 0; i < 2000; ++i) xs.push_back(input(tensor::zeros({1, 3}, dtype::float64)));
+    tensor bad = tensor::zeros({1, 3}, dtype::float64);
+    bad.set_flat(2, std::nan(""));
+    xs.push_back(input(bad, "x_2000"));
+    const auto msg = message_of<anomaly_error>([&] { (void)concat(std::span<const var>(xs), 0); });
+    CHECK(contains(msg, "… (2001 inputs)"));
+    CHECK(contains(msg, "its input 2000 (the input 'x_2000' [1, 3], node 2000) already holds nan at [0, 2]"));
+    CHECK(msg.size() < 600);
+}
