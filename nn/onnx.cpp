@@ -213,6 +213,9 @@ public:
         if (x.dims.size() != 3 || x.dims[0] != batch_dim || x.dims[1] != time_dim)
             not_exportable(path, m, "takes [batch, time, features] but the layer before gives " + dims_str(x.dims) +
                                         " (a recurrent layer after one with return_sequences = false?)");
+        if (o.bidirectional)
+            not_exportable(path, m, "is bidirectional, which the ONNX export does not write yet; export a model "
+                                    "of single-direction layers");
         check_features(path, m, x, o.input_size);
         check_dtype(path, m, x, m.layer(0).w_ih.value().dtype());
         if (m.layer(0).w_ih.value().dtype() != dtype::float32)
