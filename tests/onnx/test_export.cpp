@@ -154,6 +154,7 @@ TEST_CASE("onnx cases: every supported layer kind, exported with inputs and xgra
         bool seq, bias = true;
         std::string act = "tanh";
         dtype d = dtype::float32;
+        bool bidirectional = false;
     };
     const std::vector<rec> recs = {
         {"rnn_tanh", "rnn", 1, true},       {"rnn_relu_2layers", "rnn", 2, false, true, "relu"},
@@ -162,11 +163,19 @@ TEST_CASE("onnx cases: every supported layer kind, exported with inputs and xgra
         {"lstm_nobias", "lstm", 1, true, false},
         {"gru", "gru", 1, false},           {"gru_3layers_seq", "gru", 3, true},
         {"gru_nobias", "gru", 2, false, false},
+        // direction "bidirectional": W, R, B stacked [2, ...]; y = [fwd | reverse] features
+        {"rnn_bi", "rnn", 1, true, true, "tanh", f32, true},
+        {"rnn_relu_bi_last", "rnn", 1, false, true, "relu", f32, true},
+        {"lstm_bi_2layers_seq", "lstm", 2, true, true, "tanh", f32, true},
+        {"lstm_bi_last", "lstm", 1, false, true, "tanh", f32, true},
+        {"gru_bi_2layers_last", "gru", 2, false, true, "tanh", f32, true},
+        {"gru_bi_nobias_seq", "gru", 2, true, false, "tanh", f32, true},
     };
     for (const auto& r : recs) {
         auto o = ro(3, 5, r.layers, r.seq, r.d);
         o.bias = r.bias;
         o.activation = r.act;
+        o.bidirectional = r.bidirectional;
         auto m = nn::make_recurrent(r.cell, o);
         sequence_case(r.name, *m, 3, r.d, [&](const var& x) { return m->forward(x, {}); });
     }
