@@ -438,3 +438,38 @@ TEST_CASE("bidirectional: a checkpoint round trip restores every direction") {
     std::filesystem::remove(path);
     CHECK(contains(msg, "weight_ih_l0_reverse"));
 }
+
+TEST_CASE("bidirectional: DOT shows both directions, reverse_time and dropout") {
+    nn::lstm m({.input_size = 2, .hidden_size = 3, .num_layers = 2, .bidirectional = true, .dropout = 0.3});
+    tape t;
+    (void)m(input(randn({2, 3, 2}, 1)));
+    const std::string dot = to_dot(t);
+    CHECK(contains(dot, "reverse"));
+    CHECK(contains(dot, "forward"));
+    CHECK(contains(dot, "reverse_time"));
+    CHECK(contains(dot, "dropout"));
+}
+
+TEST_CASE("bidirectional: forward_chunk carries every direction's state") {
+    nn::gru m({.input_size = 2, .hidden_size = 3, .num_layers = 2, .return_sequences = true, .seed = 5,
+               .dt = dtype::float64, .bidirectional = true});
+    const tensor x1 = randn({2, 3, 2}, 1, dtype::float64), x2 = randn({2, 4, 2}, 2, dtype::float64);
+    nn::recurrent_base::carried s;
+    tensor y2;
+    {
+        tape t;
+        (void)m.forward_chunk(input(x1), s);
+        CHECK(s.h.size() == 4);
+        t.clear();
+        y2 = m.forward_chunk(input(x2), s).value();
+    }
+    tape t;
+    (void)m(input(x1));
+    std::vector<var> h;
+    for (const var& v : m.final_h()) {
+        const tensor value = v.value();  // a copy: input() records a node, which may move the tape's storage
+        h.push_back(input(value));
+    }
+    const tensor manual = m(input(x2), h).value();
+    CHECK(max_abs_diff(y2, manual) == 0.0);
+}
