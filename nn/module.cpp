@@ -62,6 +62,11 @@ void module::unfreeze_all() {
     for (auto& p : parameters()) p.set_requires_grad(true);
 }
 
+void module::train(bool on) {
+    training_ = on;
+    for (auto& [n, c] : children_) c->train(on);
+}
+
 void module::cast(dtype d) {
     for (auto& p : parameters()) p.cast(d);
 }

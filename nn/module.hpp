@@ -1,7 +1,8 @@
 #pragma once
 // module: the base of every layer and model. It names its parameters recursively
 // ("rnn.weight_hh_l0"), and offers parameters(), zero_grad(), freeze/unfreeze by name,
-// cast to a dtype, a parameter count and a Keras-like summary().
+// cast to a dtype, a parameter count and a Keras-like summary(), and a training / evaluation mode
+// (train(), eval(): dropout is active in training only).
 //
 // A model registers its parameters and its child modules (members) in its constructor:
 //   struct my_model : nn::module {
@@ -45,6 +46,13 @@ public:
     // Convert every parameter (value and gradient) to d.
     void cast(dtype d);
 
+    // Training mode (on, the default of every new module) or evaluation mode (off) for this module and,
+    // recursively, every registered child. Only layers that behave differently in training read it:
+    // dropout (nn::dropout, recurrent_options::dropout) is the identity in evaluation mode.
+    void train(bool on = true);
+    void eval() { train(false); }
+    bool is_training() const { return training_; }
+
     std::size_t parameter_count(bool trainable_only = false) const;
     // A table of parameters: name, shape, dtype, count, trainable; then the totals.
     std::string summary() const;
@@ -56,6 +64,7 @@ protected:
 private:
     void set_requires_grad(std::string_view name, bool on);
     std::string type_name_;
+    bool training_ = true;
     std::vector<std::pair<std::string, parameter>> params_;
     std::vector<std::pair<std::string, module*>> children_;
 };

@@ -161,6 +161,12 @@ public:
         a->set_type(onnx::AttributeProto::INTS);
         for (auto x : v) a->add_ints(x);
     }
+    static void attr(NodeProto& n, const std::string& name, const std::string& v) {
+        auto* a = n.add_attribute();
+        a->set_name(name);
+        a->set_type(onnx::AttributeProto::STRING);
+        a->set_s(v);
+    }
     static void attr(NodeProto& n, const std::string& name, const std::vector<std::string>& v) {
         auto* a = n.add_attribute();
         a->set_name(name);
@@ -255,40 +261,70 @@ public:
         };
         std::string seq = transpose(path + "/time_major", x.name, {1, 0, 2});  // [time, batch, in]
         std::string last_h;
+        const std::size_t D = m.directions();
         for (std::size_t l = 0; l < o.num_layers; ++l) {
-            const auto& lp = m.layer(l);
             const std::string lpath = path + "/l" + std::to_string(l);
-            const std::string W = op1("Unsqueeze", lpath + "/W", {onnx_form("w_ih_l" + std::to_string(l), lp.w_ih), axes(0)});
-            const std::string R = op1("Unsqueeze", lpath + "/R", {onnx_form("w_hh_l" + std::to_string(l), lp.w_hh), axes(0)});
-            std::vector<std::string> in{seq, W, R};
-            if (lp.b_ih.defined() || lp.b.defined()) {
-                const bool single = lp.b.defined();
-                const std::string bi = onnx_form("b_ih_l" + std::to_string(l), single ? lp.b : lp.b_ih);
-                const std::string bh =
-                    single ? constant(lpath + "/b_hh_zero", tensor::zeros(lp.b.shape(), lp.b.dtype()))
-                           : onnx_form("b_hh_l" + std::to_string(l), lp.b_hh);
-                const std::string b = lpath + "/b_ih_b_hh";
-                attr(node("Concat", b, {bi, bh}, {b}), "axis", std::int64_t{0});
-                in.push_back(op1("Unsqueeze", lpath + "/B", {b, axes(0)}));
+            // W, R: [D, G·H, in]; B: [D, 2·G·H] = b_ih then b_hh, both in ONNX's gate order; direction 0
+            // forward, 1 reverse (ONNX's "bidirectional" order, as PyTorch's).
+            std::vector<std::string> Ws, Rs, Bs;
+            for (std::size_t d = 0; d < D; ++d) {
+                const auto& lp = m.layer(l, d == 1);
+                const std::string sfx = "_l" + std::to_string(l) + (d == 1 ? "_reverse" : "");
+                const std::string dpath = lpath + (d == 1 ? "/reverse" : "");
+                Ws.push_back(op1("Unsqueeze", dpath + "/W", {onnx_form("w_ih" + sfx, lp.w_ih), axes(0)}));
+                Rs.push_back(op1("Unsqueeze", dpath + "/R", {onnx_form("w_hh" + sfx, lp.w_hh), axes(0)}));
+                if (lp.b_ih.defined() || lp.b.defined()) {  // Keras's single bias b: B = [b, 0]
+                    const bool single = lp.b.defined();
+                    const std::string bi = onnx_form("b_ih" + sfx, single ? lp.b : lp.b_ih);
+                    const std::string bh = single ? constant(dpath + "/b_hh_zero", tensor::zeros(lp.b.shape(), lp.b.dtype()))
+                                                  : onnx_form("b_hh" + sfx, lp.b_hh);
+                    const std::string b = dpath + "/b_ih_b_hh";
+                    attr(node("Concat", b, {bi, bh}, {b}), "axis", std::int64_t{0});
+                    Bs.push_back(op1("Unsqueeze", dpath + "/B", {b, axes(0)}));
+                }
             }
+            auto both = [&](const std::string& name, const std::vector<std::string>& parts) {
+                if (parts.size() == 1) return parts[0];
+                attr(node("Concat", lpath + "/" + name, parts, {lpath + "/" + name}), "axis", std::int64_t{0});
+                return lpath + "/" + name;
+            };
+            std::vector<std::string> in{seq, both("W_both", Ws), both("R_both", Rs)};
+            if (!Bs.empty()) in.push_back(both("B_both", Bs));
             const bool top = l + 1 == o.num_layers;
             const bool need_y = !top || o.return_sequences;
             const std::string Y = need_y ? lpath + "/Y" : "", Yh = top ? lpath + "/Y_h" : "";
             NodeProto& n = node(op, lpath + "/" + op, in, {Y, Yh});
             attr(n, "hidden_size", H);
             attr(n, "layout", std::int64_t{0});  // onnxruntime refuses layout = 1 (batch first)
+            if (D == 2) attr(n, "direction", std::string("bidirectional"));
             if (is_gru) attr(n, "linear_before_reset", std::int64_t{1});  // PyTorch's r ⊙ (h·W_hnᵀ + b_hn)
-            if (!acts.empty()) attr(n, "activations", acts);
-            if (need_y) seq = op1("Squeeze", lpath + "/Y_seq", {Y, axes(1)});  // [time, 1, batch, H] -> [time, batch, H]
+            if (!acts.empty()) {
+                std::vector<std::string> per_direction;  // ONNX: one activation list per direction
+                for (std::size_t d = 0; d < D; ++d) per_direction.insert(per_direction.end(), acts.begin(), acts.end());
+                attr(n, "activations", per_direction);
+            }
+            if (need_y) {
+                if (D == 1) {
+                    seq = op1("Squeeze", lpath + "/Y_seq", {Y, axes(1)});  // [time, 1, batch, H] -> [time, batch, H]
+                } else {  // [time, 2, batch, H] -> [time, batch, 2, H] -> [time, batch, 2H] = [fwd | bwd]
+                    const std::string yt = transpose(lpath + "/Y_dirs_last", Y, {0, 2, 1, 3});
+                    seq = op1("Reshape", lpath + "/Y_seq", {yt, ints(lpath + "/Y_seq_shape", {0, 0, 2 * H})});
+                }
+            }
             last_h = Yh;
         }
         flow y{"", {batch_dim}, x.elem};
+        const std::int64_t F = static_cast<std::int64_t>(D) * H;
         if (o.return_sequences) {
             y.name = transpose(path + "/y", seq, {1, 0, 2});
-            y.dims = {batch_dim, time_dim, H};
-        } else {
+            y.dims = {batch_dim, time_dim, F};
+        } else if (D == 1) {
             y.name = op1("Squeeze", path + "/y", {last_h, axes(0)});  // [1, batch, H] -> [batch, H]
             y.dims = {batch_dim, H};
+        } else {  // Y_h [2, batch, H] -> [batch, 2, H] -> [batch, 2H] = [h_n fwd | h_n reverse]
+            const std::string ht = transpose(path + "/Y_h_dirs_last", last_h, {1, 0, 2});
+            y.name = op1("Reshape", path + "/y", {ht, ints(path + "/y_shape", {0, 2 * H})});
+            y.dims = {batch_dim, F};
         }
         return y;
     }

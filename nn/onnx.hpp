@@ -7,7 +7,7 @@
 //   auto info = nn::export_onnx(model, "model.onnx");   // input "x" [batch, time, 1] -> "y" [batch, 1]
 //
 // Exportable: linear, embedding, rnn (tanh, relu, sigmoid), lstm, gru (any num_layers, with or without
-// bias, return_sequences or not), sequential chains of those, sequence_regressor and char_model, in
+// bias, return_sequences or not, bidirectional or not), sequential chains of those, sequence_regressor and char_model, in
 // float32; linear and embedding also in float64 (every parameter of one dtype; onnxruntime's recurrent
 // kernels are float32 only, so a float64 recurrent layer is refused). Anything else (another module type, a subclass,
 // a plain-function step of a sequential, an activation ONNX's RNN lacks) throws onnx_export_error

@@ -5,6 +5,7 @@
 
 #include "../graph/contributions.hpp"
 #include "../ops/ops.hpp"
+#include "dropout.hpp"
 
 namespace xgrad::nn {
 
@@ -17,43 +18,65 @@ recurrent_base::recurrent_base(std::string type, const recurrent_options& opt, s
     if (opt.input_size == 0 || opt.hidden_size == 0 || opt.num_layers == 0)
         throw argument_error("nn::" + type_name() + ": input_size, hidden_size and num_layers must be positive (got " +
                              str(opt.input_size) + ", " + str(opt.hidden_size) + ", " + str(opt.num_layers) + ")");
-    // One generator for the whole layer; draws in registration order (layer by layer: weight_ih,
-    // weight_hh, bias_ih, bias_hh or the single bias), so a seed fixes every value. Keras init draws
-    // no bias, so both layouts get the same weights from one seed.
+    if (!(opt.dropout >= 0.0 && opt.dropout < 1.0))  // also refuses NaN
+        throw argument_error("nn::" + type_name() + ": dropout = " + std::to_string(opt.dropout) +
+                             " must be in [0, 1) (the probability of zeroing an output between stacked layers)");
+    // One generator for the whole layer; draws in registration order (layer by layer, forward
+    // direction then reverse: weight_ih, weight_hh, bias_ih, bias_hh or the single bias), so a seed
+    // fixes every value. Keras init draws no bias, so both bias layouts get the same weights from one seed.
     rng gen(opt.seed);
-    const std::size_t H = opt.hidden_size, GH = gates * H;
-    const dtype d = opt.dt;
-    const bool single = opt.bias && opt.biases == bias_layout::keras && gates != 3;  // gru: two in Keras too
+    const std::size_t H = opt.hidden_size, D = opt.bidirectional ? 2 : 1;
     for (std::size_t l = 0; l < opt.num_layers; ++l) {
-        const std::size_t in = l == 0 ? opt.input_size : H;
-        const std::string sfx = "_l" + str(l);
-        layer_params p;
-        if (opt.init == init_style::keras) {
-            p.w_ih = register_parameter("weight_ih" + sfx, glorot_uniform({GH, in}, gen, d));
-            p.w_hh = register_parameter("weight_hh" + sfx, orthogonal({GH, H}, gen, 1.0, d));
-            if (opt.bias) {
-                tensor b_ih = zeros({GH}, d);
-                if (gates == 4 && opt.unit_forget_bias)
-                    for (std::size_t j = H; j < 2 * H; ++j) b_ih.set_flat(j, 1.0);  // forget gate (i, f, g, o)
-                if (single) {
-                    p.b = register_parameter("bias" + sfx, std::move(b_ih));
-                } else {
-                    p.b_ih = register_parameter("bias_ih" + sfx, std::move(b_ih));
-                    p.b_hh = register_parameter("bias_hh" + sfx, zeros({GH}, d));
-                }
-            }
-        } else {
-            p.w_ih = register_parameter("weight_ih" + sfx, uniform_hidden({GH, in}, H, gen, d));
-            p.w_hh = register_parameter("weight_hh" + sfx, uniform_hidden({GH, H}, H, gen, d));
+        const std::size_t in = l == 0 ? opt.input_size : D * H;  // layer l > 0 reads [fwd | bwd]
+        for (std::size_t d = 0; d < D; ++d)
+            layers_.push_back(make_direction("_l" + str(l) + (d == 1 ? "_reverse" : ""), in, gen));
+    }
+}
+
+recurrent_base::layer_params recurrent_base::make_direction(const std::string& sfx, std::size_t in, rng& gen) {
+    const std::size_t H = opt_.hidden_size, GH = gates_ * H;
+    const dtype d = opt_.dt;
+    const bool single = opt_.bias && opt_.biases == bias_layout::keras && gates_ != 3;  // gru: two in Keras too
+    layer_params p;
+    if (opt_.init == init_style::keras) {
+        p.w_ih = register_parameter("weight_ih" + sfx, glorot_uniform({GH, in}, gen, d));
+        p.w_hh = register_parameter("weight_hh" + sfx, orthogonal({GH, H}, gen, 1.0, d));
+        if (opt_.bias) {
+            tensor b_ih = zeros({GH}, d);
+            if (gates_ == 4 && opt_.unit_forget_bias)
+                for (std::size_t j = H; j < 2 * H; ++j) b_ih.set_flat(j, 1.0);  // forget gate (i, f, g, o)
             if (single) {
-                p.b = register_parameter("bias" + sfx, uniform_hidden({GH}, H, gen, d));
-            } else if (opt.bias) {
-                p.b_ih = register_parameter("bias_ih" + sfx, uniform_hidden({GH}, H, gen, d));
-                p.b_hh = register_parameter("bias_hh" + sfx, uniform_hidden({GH}, H, gen, d));
+                p.b = register_parameter("bias" + sfx, std::move(b_ih));
+            } else {
+                p.b_ih = register_parameter("bias_ih" + sfx, std::move(b_ih));
+                p.b_hh = register_parameter("bias_hh" + sfx, zeros({GH}, d));
             }
         }
-        layers_.push_back(std::move(p));
+    } else {
+        p.w_ih = register_parameter("weight_ih" + sfx, uniform_hidden({GH, in}, H, gen, d));
+        p.w_hh = register_parameter("weight_hh" + sfx, uniform_hidden({GH, H}, H, gen, d));
+        if (single) {
+            p.b = register_parameter("bias" + sfx, uniform_hidden({GH}, H, gen, d));
+        } else if (opt_.bias) {
+            p.b_ih = register_parameter("bias_ih" + sfx, uniform_hidden({GH}, H, gen, d));
+            p.b_hh = register_parameter("bias_hh" + sfx, uniform_hidden({GH}, H, gen, d));
+        }
     }
+    return p;
+}
+
+const recurrent_base::layer_params& recurrent_base::layer(std::size_t l, bool reverse) const {
+    if (l >= opt_.num_layers || (reverse && !opt_.bidirectional))
+        throw argument_error("nn::" + type_name() + "::layer(" + str(l) + (reverse ? ", reverse" : "") +
+                             "): the layer has " + str(opt_.num_layers) + " layer(s)" +
+                             (opt_.bidirectional ? " in two directions" : " and no reverse direction"));
+    return layers_[l * directions() + (reverse ? 1 : 0)];
+}
+
+bool recurrent_base::dropout_active() const { return opt_.dropout > 0 && opt_.num_layers > 1 && is_training(); }
+
+std::uint64_t recurrent_base::dropout_mask_seed(std::uint64_t call, std::size_t l) const {
+    return nn::dropout_mask_seed(opt_.dropout_seed.value_or(opt_.seed), call, l);
 }
 
 void recurrent_base::check_input(const var& x, const std::vector<var>& h0, const char* what) const {
@@ -67,9 +90,14 @@ void recurrent_base::check_input(const var& x, const std::vector<var>& h0, const
         throw dtype_error(me + ": input is " + dtype_name(x.dtype()) + " but the parameters are " + dtype_name(pd) +
                           "; cast the model (cast()) or the input (tensor::to())");
     if (h0.empty()) return;
-    if (h0.size() != opt_.num_layers)
-        throw argument_error(me + ": " + what + " needs one [batch, hidden] state per layer (" +
-                             str(opt_.num_layers) + "), got " + str(h0.size()));
+    const std::size_t units = opt_.num_layers * directions();
+    if (h0.size() != units)
+        throw argument_error(me + ": " + what +
+                             (opt_.bidirectional ? " needs one [batch, hidden] state per layer and direction (2 x " +
+                                                       str(opt_.num_layers) + " = " + str(units) +
+                                                       ", index 2·layer + direction, PyTorch's h_0 order)"
+                                                 : " needs one [batch, hidden] state per layer (" + str(units) + ")") +
+                             ", got " + str(h0.size()));
     for (std::size_t l = 0; l < h0.size(); ++l) {
         const auto& hs = h0[l].shape();
         if (hs.size() != 2 || hs[0] != s[0] || hs[1] != opt_.hidden_size)
@@ -124,40 +152,63 @@ var recurrent_base::recur(const var& h, std::size_t l) const {
     return opt_.bias && !p.b.defined() ? xgrad::linear(h, p.w_hh, p.b_hh) : xgrad::linear(h, p.w_hh);
 }
 
-// The loop shared by the three layers: for each layer, project the whole input sequence once (a),
-// then step through time with `step(l, a, t, x_t) -> h`, stacking the outputs a later layer (or the
-// caller, with return_sequences) needs. textbook: no projection (a undefined); each step gets its
-// x_t (select(x, 1, t) in layer 0, recorded in the step's scope; the layer below's h_t above it).
+// The loop shared by the three layers: for each layer and direction (unit u = 2·l + dir when
+// bidirectional, else l), project the direction's input sequence once (a), then step through time
+// with `step(u, a, t, x_t) -> h`, stacking the outputs a later layer (or the caller, with
+// return_sequences) needs. `step.project(seq, u)` also resets the step's state to unit u's initial
+// one. The reverse direction reads reverse_time(seq) and its stacked outputs are reversed back; the
+// directions' results are concatenated along features. Between layers, in training mode, the output
+// goes through dropout. textbook: no projection (a undefined); each step gets its x_t (select of the
+// direction's input, recorded in the step's scope; in a single direction without dropout, the layer
+// below's h_t itself).
 template <class Step>
-static var run_layers(const recurrent_base& self, const recurrent_options& opt, const var& x,
+static var run_layers(recurrent_base& self, const recurrent_options& opt, const var& x,
                       std::vector<var>& final_h, std::vector<var>& step_h, Step&& step) {
     scope outer(self.type_name());
     final_h.clear();
-    const std::size_t T = x.shape()[1];
+    const std::size_t T = x.shape()[1], D = self.directions();
+    const bool drop = self.dropout_active();
+    const std::uint64_t call = self.dropout_calls();
+    if (drop) self.set_dropout_calls(call + 1);
     var seq = x, out;
-    std::vector<var> below;  // textbook, l > 0: the layer below's h_t
+    std::vector<var> below;  // textbook, l > 0, one direction, no dropout: the layer below's h_t
     for (std::size_t l = 0; l < opt.num_layers; ++l) {
         std::optional<scope> in_layer;
         if (opt.num_layers > 1) in_layer.emplace("l=" + std::to_string(l));
-        const var a = step.project(seq, l);
-        const bool feed = opt.textbook && l + 1 < opt.num_layers;  // the next layer reads the steps
-        const bool keep = l + 1 < opt.num_layers || opt.return_sequences;
+        const bool top = l + 1 == opt.num_layers;
+        const bool feed = opt.textbook && !top && D == 1 && !drop;  // the next layer reads the steps
+        const bool keep = !top || opt.return_sequences;
+        var half[2];  // per direction: its outputs in time order [batch, T, H], or its last h
         std::vector<var> hs;
-        if (keep) hs.reserve(T);
-        step_h.clear();  // ends holding the top layer's steps
-        step_h.reserve(T);
-        var h;
-        for (std::size_t t = 0; t < T; ++t) {
-            scope at("t=" + std::to_string(t));
-            var x_t;
-            if (opt.textbook) x_t = l == 0 ? select(x, 1, t) : below[t];
-            h = step(l, a, t, x_t);
-            if (keep) hs.push_back(h);
-            step_h.push_back(h);
+        for (std::size_t d = 0; d < D; ++d) {
+            std::optional<scope> in_dir;
+            if (D == 2) in_dir.emplace(d == 0 ? "forward" : "reverse");
+            const std::size_t u = l * D + d;
+            const var src = d == 0 ? seq : reverse_time(seq);  // the direction's input, in its order of steps
+            const var a = step.project(src, u);
+            hs.clear();
+            if (keep) hs.reserve(T);
+            if (d == 0) {
+                step_h.clear();  // ends holding the top layer's (forward direction's) steps
+                step_h.reserve(T);
+            }
+            var h;
+            for (std::size_t t = 0; t < T; ++t) {
+                scope at("t=" + std::to_string(t));
+                var x_t;
+                if (opt.textbook) x_t = below.empty() ? select(src, 1, t) : below[t];
+                h = step(u, a, t, x_t);
+                if (keep) hs.push_back(h);
+                if (d == 0) step_h.push_back(h);
+            }
+            final_h.push_back(h);
+            if (feed || !keep) half[d] = h;
+            else half[d] = d == 0 ? stack(hs, 1) : reverse_time(stack(hs, 1));
         }
-        final_h.push_back(h);
-        out = feed || !keep ? h : stack(hs, 1);
+        out = D == 1 ? half[0] : concat({half[0], half[1]}, keep ? 2 : 1);
+        if (drop && !top) out = xgrad::dropout(out, opt.dropout, self.dropout_mask_seed(call, l));
         seq = out;
+        below.clear();
         if (feed) below = std::move(hs);
     }
     return out;

@@ -31,8 +31,30 @@
 //
 // The terms of backpropagation through time, read from the tape after backward (step_terms()):
 // ∂L/∂W_hh = Σ_t δ_t·h_{t-1}ᵀ and ∂L/∂W_ih = Σ_t δ_t·x_tᵀ, δ_t the gradient of step t's gates.
+//
+// Bidirectional (recurrent_options::bidirectional, PyTorch's layout): every layer l has a second set of
+// parameters weight_ih_l{l}_reverse, weight_hh_l{l}_reverse, bias_ih_l{l}_reverse, bias_hh_l{l}_reverse,
+// registered right after the forward direction's (PyTorch's state_dict order). The reverse direction
+// runs the same recurrence over reverse_time(x_l) (the layer's input reversed in time) and its outputs
+// are reversed back, so at time t the layer's output is [h_fwd_t | h_bwd_t] ([batch, T, 2H]); layer
+// l > 0 reads these 2H features. The last output (return_sequences false) is [batch, 2H] =
+// [h_fwd after step T-1 | h_bwd after its T steps, i.e. at t = 0]: PyTorch's cat(h_n[-2], h_n[-1]),
+// not out[:, -1] (whose backward half has seen one step only). States (h0, c0, final_h(), final_c())
+// hold one [batch, H] var per layer and direction, index 2·l + dir (dir 0 forward, 1 reverse):
+// PyTorch's h_n index. Scopes: "forward" / "reverse" inside the layer's scope; the reverse direction's
+// "t=<k>" is its k-th step (time T-1-k), and step_terms() of a reverse parameter is split likewise.
+// textbook and fused work as above in both directions.
+//
+// Dropout between stacked layers (recurrent_options::dropout = p, PyTorch's): in training mode
+// (module::train(), the default) the output of every layer but the last passes through
+// xgrad::dropout(·, p, seed) before the next layer reads it (recorded in the lower layer's scope);
+// in evaluation mode (eval()) or with p = 0 no dropout node is recorded at all. The seed of the mask
+// after layer l in the n-th training call (n = dropout_calls(), counted from 0 per layer object) is
+// dropout_mask_seed(dropout_seed, n, l) (nn/dropout.hpp), dropout_seed defaulting to seed: successive
+// batches differ, a rerun from the same seeds repeats every mask.
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -70,13 +92,22 @@ struct recurrent_options {
     bool textbook = false;
     // pytorch: bias_ih_l{l} and bias_hh_l{l}; keras: rnn and lstm have one bias_l{l} (gru unchanged).
     bias_layout biases = bias_layout::pytorch;
+    // A second, reverse direction per layer (PyTorch's bidirectional=True; see the header comment):
+    // outputs and the last output carry 2·hidden features, states 2 per layer.
+    bool bidirectional = false;
+    // The probability of zeroing an element of each layer's output but the last's, in training mode
+    // (PyTorch's dropout), in [0, 1); no effect with one layer or in evaluation mode.
+    double dropout = 0;
+    // The seed of the dropout masks' stream (see the header comment); unset: seed.
+    std::optional<std::uint64_t> dropout_seed = std::nullopt;
 };
 
 // What rnn, lstm and gru share: options, parameters, input checks, the final states, and a call that
 // works whatever the cell, for code that holds a std::unique_ptr<recurrent_base> (make_recurrent).
 class recurrent_base : public module {
 public:
-    // One [batch, hidden] var per layer: h, and c for lstm only (empty for rnn and gru).
+    // One [batch, hidden] var per layer (and direction: 2·l + dir, bidirectional): h, and c for lstm
+    // only (empty for rnn and gru).
     struct state {
         std::vector<var> h, c;
     };
@@ -98,10 +129,13 @@ public:
     var forward_chunk(const var& x, carried& state);
 
     const recurrent_options& options() const { return opt_; }
-    // Each layer's last hidden state after the latest call ([batch, hidden] each).
+    // Each layer's last hidden state after the latest call ([batch, hidden] each); bidirectional: two
+    // per layer, index 2·l + dir (the reverse direction's last state is the one at time 0).
     const std::vector<var>& final_h() const { return final_h_; }
+    // The directions per layer: 2 when bidirectional, else 1.
+    std::size_t directions() const { return opt_.bidirectional ? 2 : 1; }
     // The top layer's hidden state h_t of every time step of the latest call (T vars, [batch, hidden]
-    // each; for lstm the h_t, not c_t). They are tape vars like any op output: after backward, grad()
+    // each; for lstm the h_t, not c_t; bidirectional: the forward direction's). They are tape vars like any op output: after backward, grad()
     // of step t is the total ∂L/∂h_t (through every later step), as used to measure vanishing
     // gradients. Valid until the tape is cleared; recording them costs no extra tape nodes.
     const std::vector<var>& step_outputs() const { return step_h_; }
@@ -110,7 +144,17 @@ public:
         parameter w_ih, w_hh, b_ih, b_hh;  // biases undefined when options().bias is false
         parameter b;  // bias_layout::keras, rnn and lstm: the single bias (then b_ih, b_hh are undefined)
     };
-    const layer_params& layer(std::size_t l) const { return layers_.at(l); }
+    // Layer l's parameters; reverse: its reverse direction's (bidirectional only).
+    const layer_params& layer(std::size_t l, bool reverse = false) const;
+
+    // Dropout between layers (recurrent_options::dropout): whether this call would record it (training
+    // mode, p > 0, more than one layer); the training calls that drew masks so far, and the count to
+    // continue from (resuming a run: the next call draws the masks of call n).
+    bool dropout_active() const;
+    std::uint64_t dropout_calls() const { return dropout_calls_; }
+    void set_dropout_calls(std::uint64_t n) { dropout_calls_ = n; }
+    // The seed of the mask after layer l in training call n: dropout_mask_seed(dropout_seed, n, l).
+    std::uint64_t dropout_mask_seed(std::uint64_t call, std::size_t l) const;
 
     // After backward() on the tape of the latest call: entry t (t = 0 .. T-1) is time step t's term
     // of the gradient that pass gave w, one of this layer's parameters (see nn::step_terms);
@@ -119,6 +163,9 @@ public:
 
 protected:
     recurrent_base(std::string type, const recurrent_options& opt, std::size_t gates);
+    // Registers and initialises one direction's weight_ih, weight_hh, bias_ih, bias_hh under the
+    // suffix sfx ("_l0", "_l0_reverse"), drawing from gen in that order.
+    layer_params make_direction(const std::string& sfx, std::size_t in, rng& gen);
     // Checks x [batch, time, input] and the initial states; returns batch and time.
     void check_input(const var& x, const std::vector<var>& h0, const char* what) const;
     // The initial state of layer l: h0[l] or zeros [batch, hidden] in x's dtype.
@@ -140,6 +187,7 @@ protected:
     std::vector<layer_params> layers_;
     std::vector<var> final_h_;
     std::vector<var> step_h_;  // see step_outputs()
+    std::uint64_t dropout_calls_ = 0;  // see dropout_calls()
 };
 
 class rnn : public recurrent_base {

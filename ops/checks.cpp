@@ -37,6 +37,9 @@ std::vector<op_check> make_checks() {
     add_case(op::abs, "[3, 4]", {{3, 4}}, {D::off_kinks}, [](in_t x) { return abs(x[0]); });
     add_case(op::square, "[3, 4]", {{3, 4}}, {D::real}, [](in_t x) { return square(x[0]); });
     add_case(op::clamp, "[3, 4] in [-0.5, 0.5]", {{3, 4}}, {D::off_kinks}, [](in_t x) { return clamp(x[0], -0.5, 0.5); });
+    // a fixed seed fixes the mask, so every evaluation of the check sees the same function
+    add_case(op::dropout, "[4, 5] p 0.3 seed 42", {{4, 5}}, {D::real}, [](in_t x) { return dropout(x[0], 0.3, 42); });
+    add_case(op::dropout, "[2, 3, 4] p 0.5 seed 7", {{2, 3, 4}}, {D::real}, [](in_t x) { return dropout(x[0], 0.5, 7); });
     // reductions
     add_case(op::sum, "[3, 4] all", {{3, 4}}, {D::real}, [](in_t x) { return sum(x[0]); });
     add_case(op::sum, "[3, 4] axis 0", {{3, 4}}, {D::real}, [](in_t x) { return sum(x[0], 0); });
@@ -79,6 +82,11 @@ std::vector<op_check> make_checks() {
     add_case(op::stack, "2 x [4] axis 0", {{4}, {4}}, {D::real, D::real}, [](in_t x) { return stack(x, 0); });
     add_case(op::select, "[2, 5, 3] time step 3", {{2, 5, 3}}, {D::real}, [](in_t x) { return select(x[0], 1, 3); });
     add_case(op::select, "[1, 4, 2] time step 0", {{1, 4, 2}}, {D::real}, [](in_t x) { return select(x[0], 1, 0); });
+    add_case(op::reverse_time, "[2, 5, 3] all steps", {{2, 5, 3}}, {D::real}, [](in_t x) { return reverse_time(x[0]); });
+    add_case(op::reverse_time, "[3, 4, 2] lengths [4, 1, 3]", {{3, 4, 2}}, {D::real},
+             [](in_t x) { return reverse_time(x[0], {4, 1, 3}); });
+    add_case(op::reverse_time, "[2, 3] lengths [0, 2]", {{2, 3}}, {D::real},
+             [](in_t x) { return reverse_time(x[0], {0, 2}); });
     add_case(op::embedding, "idx[3] W[5, 4]", {{3}, {5, 4}}, {D::index, D::real},
              [](in_t x) { return embedding(x[0], x[1]); }, 5, {false, true});
     add_case(op::embedding, "idx[2, 3] W[4, 2]", {{2, 3}, {4, 2}}, {D::index, D::real},

@@ -27,6 +27,10 @@ var sqrt(const var& x);
 var abs(const var& x);
 var square(const var& x);
 var clamp(const var& x, double lo, double hi);
+// Inverted dropout (ops/dropout.cpp): each element is zeroed with probability p in [0, 1), the others
+// scaled by 1/(1-p). The mask is drawn from rng(seed), one uniform u_i per element in row-major order
+// (dropped when u_i < p): the same seed and shape give the same mask. p = 0 returns x's values exactly.
+var dropout(const var& x, double p, std::uint64_t seed);
 
 inline var operator+(const var& a, const var& b) { return add(a, b); }
 inline var operator-(const var& a, const var& b) { return sub(a, b); }
@@ -70,6 +74,11 @@ var stack(std::span<const var> xs, std::int64_t axis);
 var stack(std::initializer_list<var> xs, std::int64_t axis);
 // Removes `axis`, keeping entry `index`: select(x, 1, t) is time step t of a [batch, time, feature] x.
 var select(const var& x, std::int64_t axis, std::size_t index);
+// x [batch, T, ...] with each row b reversed in time within its first lengths[b] steps (ops/reverse.cpp):
+// y[b, t] = x[b, len_b - 1 - t] for t < len_b, x[b, t] for the padding t >= len_b (left in place).
+// lengths: one per row, each <= T (0 leaves a row as it is); empty = every row over all T steps.
+// Applied twice it gives x back; a bidirectional layer's reverse direction reads reverse_time(x, lengths).
+var reverse_time(const var& x, const std::vector<std::size_t>& lengths = {});
 // Rows of weight [vocab, dim] picked by integer-valued indices (any shape): result indices.shape + [dim].
 var embedding(const var& indices, const var& weight);
 

@@ -13,13 +13,13 @@ namespace xgrad {
 
 enum class op : std::uint16_t {
     // arithmetic (NumPy broadcasting for the binary ones)
-    add, sub, mul, div, neg, pow, exp, log, sqrt, abs, square, clamp,
+    add, sub, mul, div, neg, pow, exp, log, sqrt, abs, square, clamp, dropout,
     // reductions
     sum, mean, max,
     // linear algebra (BLAS)
     matmul, linear, linear_at, transpose,
     // shape and indexing
-    reshape, slice, concat, stack, select, embedding,
+    reshape, slice, concat, stack, select, reverse_time, embedding,
     // activations
     sigmoid, tanh, relu, leaky_relu, elu, gelu, softplus, hard_tanh, softmax, log_softmax,
     // recurrent cells (the elementwise part of an LSTM / GRU step in one op)
@@ -53,6 +53,7 @@ inline constexpr op_info op_table[] = {
     {op::abs, "abs", 1, 1, family::arithmetic, "y = |x|;  dx = dy sign(x), 0 at x = 0"},
     {op::square, "square", 1, 1, family::arithmetic, "y = x^2;  dx = 2 x dy"},
     {op::clamp, "clamp", 1, 1, family::arithmetic, "y = min(max(x, lo), hi);  dx = dy where lo <= x <= hi, else 0"},
+    {op::dropout, "dropout", 1, 1, family::arithmetic, "y = x m, m_i = 0 (probability p) or 1/(1-p), drawn from a seed;  dx = dy m"},
     {op::sum, "sum", 1, 1, family::reduction, "y = sum_axis x;  dx = broadcast(dy)"},
     {op::mean, "mean", 1, 1, family::reduction, "y = sum_axis x / n;  dx = broadcast(dy) / n"},
     {op::max, "max", 1, 1, family::reduction, "y = max_axis x;  dx = dy at the first maximum, 0 elsewhere"},
@@ -65,6 +66,7 @@ inline constexpr op_info op_table[] = {
     {op::concat, "concat", 1, -1, family::shape, "y = [x0 | x1 | ...] along axis;  dxi = its block of dy"},
     {op::stack, "stack", 1, -1, family::shape, "y = [x0, x1, ...] on a new axis;  dxi = dy[i]"},
     {op::select, "select", 1, 1, family::shape, "y = x[..., i, ...] (axis removed, e.g. time step t);  dx[..., i, ...] += dy"},
+    {op::reverse_time, "reverse_time", 1, 1, family::shape, "y[b, t] = x[b, len_b - 1 - t] for t < len_b, else x[b, t] (padding stays);  dx = the same permutation of dy"},
     {op::embedding, "embedding", 2, 2, family::shape, "y = W[idx];  dW[idx] += dy (idx not differentiable)"},
     {op::sigmoid, "sigmoid", 1, 1, family::activation, "y = 1 / (1 + e^-x);  dx = dy y (1 - y)"},
     {op::tanh, "tanh", 1, 1, family::activation, "y = tanh x;  dx = dy (1 - y^2)"},

@@ -18,6 +18,7 @@
 #include "nn/module.hpp"
 #include "nn/init.hpp"
 #include "nn/linear.hpp"
+#include "nn/dropout.hpp"
 #include "nn/embedding.hpp"
 #include "nn/recurrent.hpp"
 #include "nn/sequential.hpp"

@@ -155,6 +155,7 @@ TEST_CASE("onnx cases: every supported layer kind, exported with inputs and xgra
         std::string act = "tanh";
         dtype d = dtype::float32;
         nn::bias_layout biases = nn::bias_layout::pytorch;
+        bool bidirectional = false;
     };
     const std::vector<rec> recs = {
         {"rnn_tanh", "rnn", 1, true},       {"rnn_relu_2layers", "rnn", 2, false, true, "relu"},
@@ -166,12 +167,21 @@ TEST_CASE("onnx cases: every supported layer kind, exported with inputs and xgra
         // Keras's single bias b, exported as B = [b, 0]
         {"rnn_keras_bias", "rnn", 1, true, true, "tanh", dtype::float32, nn::bias_layout::keras},
         {"lstm_keras_bias_2layers", "lstm", 2, false, true, "tanh", dtype::float32, nn::bias_layout::keras},
+        // direction "bidirectional": W, R, B stacked [2, ...]; y = [fwd | reverse] features
+        {"rnn_bi", "rnn", 1, true, true, "tanh", f32, nn::bias_layout::pytorch, true},
+        {"rnn_relu_bi_last", "rnn", 1, false, true, "relu", f32, nn::bias_layout::pytorch, true},
+        {"lstm_bi_2layers_seq", "lstm", 2, true, true, "tanh", f32, nn::bias_layout::pytorch, true},
+        {"lstm_bi_last", "lstm", 1, false, true, "tanh", f32, nn::bias_layout::pytorch, true},
+        {"gru_bi_2layers_last", "gru", 2, false, true, "tanh", f32, nn::bias_layout::pytorch, true},
+        {"gru_bi_nobias_seq", "gru", 2, true, false, "tanh", f32, nn::bias_layout::pytorch, true},
+        {"lstm_bi_keras_bias", "lstm", 1, true, true, "tanh", f32, nn::bias_layout::keras, true},
     };
     for (const auto& r : recs) {
         auto o = ro(3, 5, r.layers, r.seq, r.d);
         o.bias = r.bias;
         o.activation = r.act;
         o.biases = r.biases;
+        o.bidirectional = r.bidirectional;
         auto m = nn::make_recurrent(r.cell, o);
         sequence_case(r.name, *m, 3, r.d, [&](const var& x) { return m->forward(x, {}); });
     }
