@@ -334,3 +334,38 @@ TEST_CASE("varlen: the DOT picture names the rows whose sequence ends at a step"
     const std::string dot = to_dot(t);
     CHECK(contains(dot, "mask_step\\nb=1 ends (len 2)"));
 }
+
+TEST_CASE("varlen: fit, evaluate and predict_outputs read each sample at its own length") {
+    const std::vector<std::size_t> len{4, 1, 3, 2, 4, 2, 1, 3};
+    auto data = [&](double pad) {
+        nn::dataset d{random_batch(8, 4, 81, dtype::float64, len, pad), randn({8, 1}, 82, dtype::float64), len};
+        return d;
+    };
+    auto trained = [&](double pad) {
+        nn::sequence_regressor m({.cell = "gru", .hidden = 4, .input_size = 3, .seed = 5, .dt = dtype::float64});
+        nn::fit(m, data(pad), {}, {.epochs = 2, .batch_size = 3, .seed = 2});
+        std::vector<tensor> w;
+        for (auto& p : m.parameters()) w.push_back(p.value());
+        return std::make_pair(w, nn::evaluate(m, data(pad), 5));
+    };
+    const auto [w0, e0] = trained(0.0);
+    const auto [w1, e1] = trained(1e6);
+    REQUIRE(w0.size() == w1.size());
+    for (std::size_t k = 0; k < w0.size(); ++k) CHECK(same_bits(w0[k], w1[k]));
+    CHECK(e0 == e1);
+    CHECK(std::isfinite(e0));
+    // predict_outputs with lengths = each sample run alone
+    nn::sequence_regressor m({.cell = "lstm", .hidden = 4, .input_size = 3, .seed = 6, .dt = dtype::float64});
+    const tensor x = data(2.0).x;
+    const tensor p = nn::predict_outputs(m, x, 3, len);
+    tape t;
+    for (std::size_t b = 0; b < 8; ++b) {
+        tensor xb = tensor::zeros({1, len[b], 3}, dtype::float64);
+        for (std::size_t i = 0; i < len[b] * 3; ++i) xb.set_flat(i, x.flat(b * 12 + i));
+        CHECK(std::abs(m(input(xb)).value().flat(0) - p.flat(b)) < 1e-14);
+    }
+    CHECK(contains(message_of<argument_error>([&] { nn::predict_outputs(m, x, 3, {1, 2}); }), "2 lengths for 8 samples"));
+    nn::dataset bad = data(0.0);
+    bad.lengths.pop_back();
+    CHECK(contains(message_of<argument_error>([&] { nn::evaluate(m, bad); }), "nn::evaluate: the data has 7 lengths for 8"));
+}
