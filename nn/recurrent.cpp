@@ -92,6 +92,7 @@ var recurrent_base::begin_lengths(const var& x, const std::vector<std::size_t>& 
     if (shortest == T) return x;  // every row is full: the graph of a call without lengths
     masked_ = true;
     mask_from_ = shortest;
+    scope s(type_name());  // the lengths and the masked input sit in the layer's scope (its DOT cluster)
     lengths_var_ = lengths_input(lengths, x.dtype());
     return mask_padding(x, lengths_var_);
 }

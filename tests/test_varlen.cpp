@@ -331,6 +331,13 @@ TEST_CASE("varlen: the DOT picture names the rows whose sequence ends at a step"
     CHECK(labels[0] == "b=1 ends (len 2) @ rnn/t=2");
     CHECK(labels[1] == "b=2 ends (len 3) @ rnn/t=3");
     CHECK(labels[2] == "holds b=1,2 @ rnn/t=4");
+    std::size_t paddings = 0;
+    for (std::size_t i = 0; i < t.size(); ++i)
+        if (std::string(t.at(i).op_name) == "mask_padding") {
+            ++paddings;
+            CHECK(t.scope_path(t.at(i).scope) == "rnn");  // the input's mask, in the layer's cluster
+        }
+    CHECK(paddings == 2);  // the input and the return_sequences output
     const std::string dot = to_dot(t);
     CHECK(contains(dot, "mask_step\\nb=1 ends (len 2)"));
 }
