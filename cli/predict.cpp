@@ -23,13 +23,13 @@ int run_predict(const predict_config& c) {
     nn::data_read_options ro{.task = info.task, .features = info.features, .window = info.window, .targets_optional = true,
                              .row_inputs = info.steps * info.features, .dt = info.dt};
     const nn::labelled_data d = nn::read_dataset(c.data, ro);
-    nn::require_full_lengths(d, "data file '" + c.data + "'");
+    nn::check_lengths(d, "data file '" + c.data + "'");
     if (d.x.shape()[1] != info.steps || d.x.shape()[2] != info.features)
         throw nn::data_error("data file '" + c.data + "': samples are [T=" + std::to_string(d.x.shape()[1]) + ", F=" +
                              std::to_string(d.x.shape()[2]) + "] but the model '" + c.load + "' was trained on [T=" +
                              std::to_string(info.steps) + ", F=" + std::to_string(info.features) + "]");
     if (classify) nn::check_labels(d, "data file '" + c.data + "'", info.outputs);
-    const tensor out = nn::predict_outputs(*model, d.x);
+    const tensor out = nn::predict_outputs(*model, d.x, 256, d.lengths);
     const std::size_t N = out.shape()[0], K = out.shape()[1];
     std::ostringstream csv;
     csv << std::setprecision(9);

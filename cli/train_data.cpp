@@ -66,10 +66,10 @@ int run_train_data(const train_config& c) {
         throw argument_error("--patience stops on the validation loss: give --val-split too");
     const nn::data_read_options ro{.task = task, .features = c.features, .window = c.window, .dt = d};
     nn::labelled_data train = nn::read_dataset(c.data, ro), test, val;
-    nn::require_full_lengths(train, "data file '" + c.data + "'");
+    nn::check_lengths(train, "data file '" + c.data + "'");
     if (!c.test_data.empty()) {
         test = nn::read_dataset(c.test_data, ro);
-        nn::require_full_lengths(test, "data file '" + c.test_data + "'");
+        nn::check_lengths(test, "data file '" + c.test_data + "'");
         same_layout(train, test, "--test-data '" + c.test_data + "'");
     } else if (c.test_split > 0) {
         std::tie(train, test) = nn::split_tail(train, c.test_split, "--test-split");
@@ -176,7 +176,7 @@ int run_train_data(const train_config& c) {
     };
     {
         detect_anomaly anomaly(c.anomaly);
-        nn::fit(model, {train.x, train.y}, {}, fo, cb, opt.get());
+        nn::fit(model, {train.x, train.y, train.lengths}, {}, fo, cb, opt.get());
     }
     if (c.patience > 0 && best.best_epoch() > 0) {
         best.restore(model);

@@ -276,13 +276,15 @@ std::size_t check_labels(const labelled_data& d, const std::string& where, std::
     return classes ? classes : largest + 1;
 }
 
-void require_full_lengths(const labelled_data& d, const std::string& where) {
-    const std::size_t T = d.x.shape()[1];
-    for (std::size_t i = 0; i < d.lengths.size(); ++i)
-        if (d.lengths[i] < T)
-            throw data_error(where + ": lengths[" + str(i) + "] = " + str(d.lengths[i]) + " < T = " + str(T) +
-                             ": variable-length sequences are not supported yet; pad is not masked, so give every sample "
-                             "all T steps (or drop 'lengths')");
+void check_lengths(const labelled_data& d, const std::string& where) {
+    if (d.lengths.empty()) return;
+    const std::size_t N = d.size(), T = d.x.shape()[1];
+    if (d.lengths.size() != N)
+        throw data_error(where + ": " + str(d.lengths.size()) + " lengths for " + str(N) + " samples (one per sample)");
+    for (std::size_t i = 0; i < N; ++i)
+        if (d.lengths[i] == 0 || d.lengths[i] > T)
+            throw data_error(where + ": lengths[" + str(i) + "] = " + str(d.lengths[i]) + "; a length must be in [1, T = " +
+                             str(T) + "]");
 }
 
 std::pair<labelled_data, labelled_data> split_tail(const labelled_data& d, double fraction, const std::string& what) {

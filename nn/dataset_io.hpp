@@ -61,8 +61,10 @@ inline constexpr std::size_t max_classes = 65536;
 // the number of classes (classes, or the largest label + 1). `where` names the data in messages.
 std::size_t check_labels(const labelled_data& d, const std::string& where, std::size_t classes = 0);
 
-// Refuses per-sample lengths shorter than T: variable-length batches are not supported yet.
-void require_full_lengths(const labelled_data& d, const std::string& where);
+// Checks d.lengths: empty, or one per sample with 1 <= lengths[i] <= T (read_npz_dataset already
+// guarantees it for a file; this guards data assembled in code). Shorter samples are masked by the
+// recurrent layers (nn/recurrent.hpp, "Variable-length batches"). Throws data_error naming `where`.
+void check_lengths(const labelled_data& d, const std::string& where);
 
 // (head, tail): tail = the last N - floor(N·(1 - fraction)) samples in file order (Keras'
 // validation_split), head the rest. Throws data_error naming `what` unless both parts are non-empty

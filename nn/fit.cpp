@@ -40,8 +40,25 @@ dataset weighted_sum_task(std::size_t n, std::size_t steps, std::uint64_t seed, 
     return weighted_task(n, steps, seed, d, true);
 }
 
+namespace {
+// The lengths of a batch's samples (empty when the data has none); checks their count once per call.
+void check_dataset_lengths(const dataset& d, const char* what) {
+    if (!d.lengths.empty() && d.x.defined() && d.lengths.size() != d.x.shape()[0])
+        throw argument_error(std::string("nn::") + what + ": the data has " + std::to_string(d.lengths.size()) +
+                             " lengths for " + std::to_string(d.x.shape()[0]) + " samples (one per sample, or none)");
+}
+const std::vector<std::size_t>& batch_lengths(const dataset& d, const batch& b, std::vector<std::size_t>& out) {
+    out.clear();
+    if (!d.lengths.empty())
+        for (auto i : b.index) out.push_back(d.lengths[i]);
+    return out;
+}
+}  // namespace
+
 double evaluate(sequence_regressor& model, const dataset& data, std::size_t batch_size) {
     if (!data.x.defined()) return std::numeric_limits<double>::quiet_NaN();
+    check_dataset_lengths(data, "evaluate");
+    std::vector<std::size_t> lens;
     no_grad guard;
     tape t;
     data_loader loader(data.x, data.y, {.batch_size = batch_size, .shuffle = false});
@@ -50,7 +67,7 @@ double evaluate(sequence_regressor& model, const dataset& data, std::size_t batc
     for (batch b; loader.next(b);) {
         t.clear();
         const std::size_t rows = b.x.shape()[0];
-        sum += mse(model(input(b.x)), input(b.y)).item() * double(rows);
+        sum += mse(model(input(b.x), batch_lengths(data, b, lens)), input(b.y)).item() * double(rows);
         n += rows;
     }
     return sum / double(n);
@@ -58,6 +75,8 @@ double evaluate(sequence_regressor& model, const dataset& data, std::size_t batc
 
 fit_result fit(sequence_regressor& model, const dataset& train, const dataset& test, const fit_options& options,
                const fit_callbacks& callbacks, optimizer* opt) {
+    check_dataset_lengths(train, "fit");
+    std::vector<std::size_t> lens;
     std::unique_ptr<optimizer> own;
     if (!opt) {
         own = make_optimizer(options.optimizer, model, options.lr);
@@ -83,7 +102,8 @@ fit_result fit(sequence_regressor& model, const dataset& train, const dataset& t
         std::size_t step = 0, rows = 0;
         for (batch b; loader.next(b);) {
             t.clear();
-            var loss = options.loss ? options.loss(model(input(b.x)), input(b.y)) : mse(model(input(b.x)), input(b.y));
+            const var pred = model(input(b.x), batch_lengths(train, b, lens));
+            var loss = options.loss ? options.loss(pred, input(b.y)) : mse(pred, input(b.y));
             opt->zero_grad();
             t.backward(loss);
             if (callbacks.after_backward) callbacks.after_backward();

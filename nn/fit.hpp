@@ -18,6 +18,9 @@ namespace xgrad::nn {
 struct dataset {
     tensor x;  // [N, T, F]
     tensor y;  // [N, out]
+    // Per-sample sequence lengths (1 <= lengths[i] <= T; padded steps of x beyond them are ignored:
+    // recurrent.hpp, "Variable-length batches"); empty: every sample has T steps.
+    std::vector<std::size_t> lengths = {};
 };
 
 // The tutorial's data: X ~ U[0,1) of shape [n, steps, 1], y = sum over time [n, 1], drawn from rng(seed).
@@ -69,12 +72,12 @@ struct fit_result {
     std::uint64_t steps = 0;
 };
 
-// Trains with MSE, shuffling every epoch; an optimizer may be given (e.g. to keep its state), else one is
+// Trains with MSE, shuffling every epoch (each batch with its samples' lengths when train.lengths is set); an optimizer may be given (e.g. to keep its state), else one is
 // made from options. `test` may have undefined tensors (no test loss).
 fit_result fit(sequence_regressor& model, const dataset& train, const dataset& test, const fit_options& options,
                const fit_callbacks& callbacks = {}, optimizer* opt = nullptr);
 
-// Mean squared error over the whole set (no tape recording kept); NaN when data.x is undefined.
+// Mean squared error over the whole set (no tape recording kept, data.lengths used); NaN when data.x is undefined.
 double evaluate(sequence_regressor& model, const dataset& data, std::size_t batch_size = 256);
 
 // ‖∂L/∂h_t‖ for t = 1..T of L = mse(model(batch.x), batch.y), read from the model's step outputs after

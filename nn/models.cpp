@@ -16,6 +16,10 @@ sequence_regressor::sequence_regressor(const sequence_regressor_options& o) : mo
 
 var sequence_regressor::operator()(const var& x) { return (*head_)(cell_->forward(x, {})); }
 
+var sequence_regressor::operator()(const var& x, const std::vector<std::size_t>& lengths) {
+    return (*head_)(cell_->forward(x, {}, lengths));
+}
+
 char_model::char_model(const char_model_options& o, vocabulary v) : module("char_model"), o_(o), v_(std::move(v)) {
     if (o_.cell != "lstm" && o_.cell != "gru") throw argument_error("char_model: cell must be lstm or gru, got '" + o_.cell + "'");
     if (o_.hidden == 0 || o_.embed == 0) throw argument_error("char_model: hidden and embed must be positive");

@@ -5,6 +5,7 @@
 //   sequence_regressor: the tutorial's model, a sequence in and a vector out
 //     nn::sequence_regressor model({.cell = "rnn", .hidden = 50});  // rnn|lstm|gru + linear head
 //     var y = model(x);                                             // x [B, T, F] -> [B, out]
+//     var y = model(x, {5, 2, 3});                                  // padded batch: rows of 5, 2, 3 steps
 //   char_model: a character-level language model (trained and sampled with nn/char_lm.hpp)
 //     nn::char_model lm({.cell = "lstm", .hidden = 128}, vocab);    // embedding -> lstm|gru -> linear
 //     var logits = lm(ids, state);                                  // ids [B, T] -> [B·T, V]
@@ -41,6 +42,9 @@ class sequence_regressor : public module {
 public:
     explicit sequence_regressor(const sequence_regressor_options& o);
     var operator()(const var& x);  // x [B, T, F] -> [B, out]
+    // A padded batch with one length per row (1 <= len_b <= T): the head reads each row's state at its
+    // own length (recurrent.hpp, "Variable-length batches"); empty lengths: operator()(x).
+    var operator()(const var& x, const std::vector<std::size_t>& lengths);
     const sequence_regressor_options& options() const { return o_; }
     // The cell's h_t of every step of the latest call (recurrent_base::step_outputs(); valid until
     // the tape is cleared): after backward, their grads are ∂L/∂h_t, the vanishing-gradient curve.

@@ -109,6 +109,43 @@ void recurrent_base::check_input(const var& x, const std::vector<var>& h0, const
     }
 }
 
+var recurrent_base::begin_lengths(const var& x, const std::vector<std::size_t>& lengths) {
+    masked_ = false;
+    lengths_.clear();
+    lengths_var_ = var();
+    if (lengths.empty()) return x;
+    const std::size_t B = x.shape()[0], T = x.shape()[1];
+    const std::string me = "nn::" + type_name();
+    if (lengths.size() != B)
+        throw shape_error(me + ": lengths has " + str(lengths.size()) + " entries but the input has " + str(B) +
+                          " batch rows (one sequence length per row)");
+    std::size_t shortest = T;
+    for (std::size_t b = 0; b < B; ++b) {
+        if (lengths[b] == 0 || lengths[b] > T)
+            throw argument_error(me + ": lengths[" + str(b) + "] = " + str(lengths[b]) + ": batch row " + str(b) +
+                                 "'s sequence length must be in [1, T=" + str(T) + "] (T: the input's time steps)");
+        shortest = std::min(shortest, lengths[b]);
+    }
+    if (shortest == T) return x;  // every row is full: the graph of a call without lengths
+    masked_ = true;
+    lengths_ = lengths;
+    mask_from_ = shortest;
+    scope s(type_name());  // the lengths and the masked input sit in the layer's scope (its DOT cluster)
+    lengths_var_ = lengths_input(lengths, x.dtype());
+    return mask_padding(x, lengths_var_);
+}
+
+var recurrent_base::keep(std::size_t t, const var& h_new, const var& h_old) const {
+    if (!masked_ || t < mask_from_) return h_new;
+    return mask_step(h_new, h_old, lengths_var_, t);
+}
+
+var recurrent_base::end_lengths(const var& out) const {
+    if (!masked_ || !opt_.return_sequences) return out;
+    scope s(type_name());
+    return mask_padding(out, lengths_var_);
+}
+
 var recurrent_base::forward_chunk(const var& x, carried& s) {
     state initial;
     for (const auto& h : s.h) initial.h.push_back(h.get());
@@ -156,7 +193,7 @@ var recurrent_base::recur(const var& h, std::size_t l) const {
 // bidirectional, else l), project the direction's input sequence once (a), then step through time
 // with `step(u, a, t, x_t) -> h`, stacking the outputs a later layer (or the caller, with
 // return_sequences) needs. `step.project(seq, u)` also resets the step's state to unit u's initial
-// one. The reverse direction reads reverse_time(seq) and its stacked outputs are reversed back; the
+// one. The reverse direction reads reverse_time(seq, lengths()) and its stacked outputs are reversed back; the
 // directions' results are concatenated along features. Between layers, in training mode, the output
 // goes through dropout. textbook: no projection (a undefined); each step gets its x_t (select of the
 // direction's input, recorded in the step's scope; in a single direction without dropout, the layer
@@ -184,7 +221,8 @@ static var run_layers(recurrent_base& self, const recurrent_options& opt, const 
             std::optional<scope> in_dir;
             if (D == 2) in_dir.emplace(d == 0 ? "forward" : "reverse");
             const std::size_t u = l * D + d;
-            const var src = d == 0 ? seq : reverse_time(seq);  // the direction's input, in its order of steps
+            // the direction's input, in its order of steps (reversed within each row's length)
+            const var src = d == 0 ? seq : reverse_time(seq, self.lengths());
             const var a = step.project(src, u);
             hs.clear();
             if (keep) hs.reserve(T);
@@ -203,7 +241,7 @@ static var run_layers(recurrent_base& self, const recurrent_options& opt, const 
             }
             final_h.push_back(h);
             if (feed || !keep) half[d] = h;
-            else half[d] = d == 0 ? stack(hs, 1) : reverse_time(stack(hs, 1));
+            else half[d] = d == 0 ? stack(hs, 1) : reverse_time(stack(hs, 1), self.lengths());
         }
         out = D == 1 ? half[0] : concat({half[0], half[1]}, keep ? 2 : 1);
         if (drop && !top) out = xgrad::dropout(out, opt.dropout, self.dropout_mask_seed(call, l));
@@ -231,13 +269,16 @@ std::unique_ptr<recurrent_base> make_recurrent(std::string_view cell, const recu
 
 rnn::rnn(const recurrent_options& opt) : recurrent_base("rnn", opt, 1) { check_activation(opt.activation, "nn::rnn"); }
 
-var rnn::forward(const var& x, const state& initial) {
+var rnn::forward(const var& x, const state& initial, const std::vector<std::size_t>& lengths) {
     check_no_cell_state(initial, type_name());
-    return (*this)(x, initial.h);
+    return (*this)(x, initial.h, lengths);
 }
 
-var rnn::operator()(const var& x, const std::vector<var>& h0) {
+var rnn::operator()(const var& x, const std::vector<var>& h0) { return (*this)(x, h0, {}); }
+
+var rnn::operator()(const var& x, const std::vector<var>& h0, const std::vector<std::size_t>& lengths) {
     check_input(x, h0, "h0");
+    const var xs = begin_lengths(x, lengths);
     struct step_t {
         rnn& self;
         const std::vector<var>& h0;
@@ -249,20 +290,28 @@ var rnn::operator()(const var& x, const std::vector<var>& h0) {
         var operator()(std::size_t l, const var& a, std::size_t t, const var& x_t) {
             // h·W_hhᵀ + (x_t·W_ihᵀ + b_ih + b_hh); textbook: (x_t·W_ihᵀ + b_ih) + (h·W_hhᵀ + b_hh)
             var pre = self.opt_.textbook ? self.textbook_gates(x_t, h, l) : self.recur_at(h, a, t, l);
-            h = self.opt_.activation == "tanh" ? tanh(pre) : activation(self.opt_.activation, pre);
+            h = self.keep(t, self.opt_.activation == "tanh" ? tanh(pre) : activation(self.opt_.activation, pre), h);
             return h;
         }
     } step{*this, h0, {}};
-    return run_layers(*this, opt_, x, final_h_, step_h_, step);
+    return end_lengths(run_layers(*this, opt_, xs, final_h_, step_h_, step));
 }
 
 lstm::lstm(const recurrent_options& opt) : recurrent_base("lstm", opt, 4) {}
 
-var lstm::forward(const var& x, const state& initial) { return (*this)(x, initial.h, initial.c); }
+var lstm::forward(const var& x, const state& initial, const std::vector<std::size_t>& lengths) {
+    return (*this)(x, initial.h, initial.c, lengths);
+}
 
 var lstm::operator()(const var& x, const std::vector<var>& h0, const std::vector<var>& c0) {
+    return (*this)(x, h0, c0, {});
+}
+
+var lstm::operator()(const var& x, const std::vector<var>& h0, const std::vector<var>& c0,
+                     const std::vector<std::size_t>& lengths) {
     check_input(x, h0, "h0");
     check_input(x, c0, "c0");
+    const var xs = begin_lengths(x, lengths);
     final_c_.clear();
     struct step_t {
         lstm& self;
@@ -279,34 +328,40 @@ var lstm::operator()(const var& x, const std::vector<var>& h0, const std::vector
             const std::size_t H = self.opt_.hidden_size;
             // [batch, 4H]: i, f, g, o
             var g = self.opt_.textbook ? self.textbook_gates(x_t, h, l) : self.recur_at(h, a, t, l);
+            // under lengths a row past its end keeps both h and c (keep: a row copy)
             if (self.opt_.fused) {
-                c = lstm_state(g, c);  // c_t = f⊙c_{t-1} + i⊙g
-                h = lstm_output(g, c);  // h_t = o⊙tanh(c_t)
-                return h;
+                const var c_new = lstm_state(g, c);  // c_t = f⊙c_{t-1} + i⊙g
+                const var h_new = lstm_output(g, c_new);  // h_t = o⊙tanh(c_t)
+                c = self.keep(t, c_new, c);
+                return h = self.keep(t, h_new, h);
             }
             var i = sigmoid(slice(g, 1, 0, H));
             var f = sigmoid(slice(g, 1, H, 2 * H));
             var cand = tanh(slice(g, 1, 2 * H, 3 * H));
             var o = sigmoid(slice(g, 1, 3 * H, 4 * H));
-            c = f * c + i * cand;  // c_t = f⊙c_{t-1} + i⊙g
-            h = o * tanh(c);       // h_t = o⊙tanh(c_t)
-            return h;
+            const var c_new = f * c + i * cand;  // c_t = f⊙c_{t-1} + i⊙g
+            const var h_new = o * tanh(c_new);   // h_t = o⊙tanh(c_t)
+            c = self.keep(t, c_new, c);
+            return h = self.keep(t, h_new, h);
         }
     } step{*this, h0, c0, {}, {}};
-    var out = run_layers(*this, opt_, x, final_h_, step_h_, step);
+    var out = run_layers(*this, opt_, xs, final_h_, step_h_, step);
     final_c_.push_back(step.c);
-    return out;
+    return end_lengths(out);
 }
 
 gru::gru(const recurrent_options& opt) : recurrent_base("gru", opt, 3) {}
 
-var gru::forward(const var& x, const state& initial) {
+var gru::forward(const var& x, const state& initial, const std::vector<std::size_t>& lengths) {
     check_no_cell_state(initial, type_name());
-    return (*this)(x, initial.h);
+    return (*this)(x, initial.h, lengths);
 }
 
-var gru::operator()(const var& x, const std::vector<var>& h0) {
+var gru::operator()(const var& x, const std::vector<var>& h0) { return (*this)(x, h0, {}); }
+
+var gru::operator()(const var& x, const std::vector<var>& h0, const std::vector<std::size_t>& lengths) {
     check_input(x, h0, "h0");
+    const var xs = begin_lengths(x, lengths);
     struct step_t {
         gru& self;
         const std::vector<var>& h0;
@@ -319,19 +374,19 @@ var gru::operator()(const var& x, const std::vector<var>& h0) {
             const std::size_t H = self.opt_.hidden_size;
             // fused: x_t's r, z, n read in place from a[:, t] (textbook: x_t·W_ihᵀ + b_ih of this step);
             // h's r, z, n from h·W_hhᵀ + b_hh
-            if (self.opt_.fused && self.opt_.textbook) return h = gru_cell(self.project(x_t, l), self.recur(h, l), h);
-            if (self.opt_.fused) return h = gru_cell_at(a, self.recur(h, l), h, t);
+            if (self.opt_.fused && self.opt_.textbook)
+                return h = self.keep(t, gru_cell(self.project(x_t, l), self.recur(h, l), h), h);
+            if (self.opt_.fused) return h = self.keep(t, gru_cell_at(a, self.recur(h, l), h, t), h);
             var a_t = self.opt_.textbook ? self.project(x_t, l) : select(a, 1, t);  // [batch, 3H]: x_t's r, z, n
             var r_t = self.recur(h, l);  // [batch, 3H]: r, z, n
             var rz = sigmoid(slice(a_t, 1, 0, 2 * H) + slice(r_t, 1, 0, 2 * H));
             var r = slice(rz, 1, 0, H);
             var z = slice(rz, 1, H, 2 * H);
             var n = tanh(slice(a_t, 1, 2 * H, 3 * H) + r * slice(r_t, 1, 2 * H, 3 * H));
-            h = n + z * (h - n);  // (1 - z)⊙n + z⊙h_{t-1}
-            return h;
+            return h = self.keep(t, n + z * (h - n), h);  // (1 - z)⊙n + z⊙h_{t-1}
         }
     } step{*this, h0, {}};
-    return run_layers(*this, opt_, x, final_h_, step_h_, step);
+    return end_lengths(run_layers(*this, opt_, xs, final_h_, step_h_, step));
 }
 
 }  // namespace xgrad::nn

@@ -29,6 +29,21 @@
 //   gru   h_t = gru_cell(x_t·W_ihᵀ + b_ih, h_{t-1}·W_hhᵀ + b_hh, h_{t-1})
 // the same maths as training's recording, in another order of additions (equal to rounding).
 //
+// Variable-length batches (PyTorch's pack_padded_sequence / pad_packed_sequence): a padded batch
+// x [batch, T, input] and lengths (one per batch row, 1 <= len_b <= T; row b is valid at steps t < len_b):
+//   var y = lstm(x, {}, {}, {5, 2, 3});    rnn(x, {}, lengths), gru(x, {}, lengths), forward(x, initial, lengths)
+// - every step's update is taken only where the row is still in its sequence: h_t = mask_step(h_new,
+//   h_{t-1}, lengths, t) (and c_t for lstm), a row copy, so a valid row takes h_new bit for bit and a row
+//   past its end holds its state; final_h()/final_c() and the return_sequences = false output are each
+//   row's state at its own length. The mask is recorded only at the steps where some row has ended
+//   (t >= min len_b); its DOT label names the rows ending there ("b=1 ends (len 3)").
+// - the input is read through mask_padding (padded steps 0), so padding values, even NaN, reach no
+//   output, loss or gradient; with return_sequences the output [batch, T, hidden] is 0 at padded steps
+//   (pad_packed_sequence's layout). step_outputs() at padded steps hold the row's final state.
+// - empty lengths, or all lengths = T, record exactly the graph of the call without lengths.
+// Bad lengths (a count other than the batch, 0, > T) throw shape_error / argument_error naming the
+// layer, the batch row, the value and T. Gradients come only from the tape, as always.
+//
 // The terms of backpropagation through time, read from the tape after backward (step_terms()):
 // ∂L/∂W_hh = Σ_t δ_t·h_{t-1}ᵀ and ∂L/∂W_ih = Σ_t δ_t·x_tᵀ, δ_t the gradient of step t's gates.
 //
@@ -113,7 +128,9 @@ public:
     };
     // The cell's own call, x [batch, time, input] from `initial` (an empty vector: zeros), recording
     // the same graph: rnn(x, h0), lstm(x, h0, c0), gru(x, h0). rnn and gru reject a non-empty c.
-    virtual var forward(const var& x, const state& initial) = 0;
+    // lengths: one per batch row (see "Variable-length batches" above); empty: every row has T steps.
+    virtual var forward(const var& x, const state& initial, const std::vector<std::size_t>& lengths) = 0;
+    var forward(const var& x, const state& initial) { return forward(x, initial, {}); }
     // Each layer's state after the latest call; c: lstm only.
     virtual state final_state() const { return {final_h_, {}}; }
     // A state as values cut from the graph (xgrad::detached), valid across tape.clear(): the carry of
@@ -139,6 +156,10 @@ public:
     // of step t is the total ∂L/∂h_t (through every later step), as used to measure vanishing
     // gradients. Valid until the tape is cleared; recording them costs no extra tape nodes.
     const std::vector<var>& step_outputs() const { return step_h_; }
+    // The latest call's per-row lengths when some row was shorter than T, else empty (every row full).
+    // A bidirectional layer's reverse direction reads reverse_time(x, lengths()): each row reversed
+    // within its own length, so it starts at the row's last valid step and its padding stays at the end.
+    const std::vector<std::size_t>& lengths() const { return lengths_; }
 
     struct layer_params {
         parameter w_ih, w_hh, b_ih, b_hh;  // biases undefined when options().bias is false
@@ -168,6 +189,13 @@ protected:
     layer_params make_direction(const std::string& sfx, std::size_t in, rng& gen);
     // Checks x [batch, time, input] and the initial states; returns batch and time.
     void check_input(const var& x, const std::vector<var>& h0, const char* what) const;
+    // Checks lengths against x (after check_input) and prepares this call's masking: returns the input
+    // the layers read (x, or mask_padding(x) when some row is shorter than T).
+    var begin_lengths(const var& x, const std::vector<std::size_t>& lengths);
+    // Step t's new state under this call's lengths: h_new, or mask_step(h_new, h_old) once a row has ended.
+    var keep(std::size_t t, const var& h_new, const var& h_old) const;
+    // The layer's output under this call's lengths: with return_sequences, padded steps set to 0.
+    var end_lengths(const var& out) const;
     // The initial state of layer l: h0[l] or zeros [batch, hidden] in x's dtype.
     var initial(const std::vector<var>& h0, std::size_t l, std::size_t batch, dtype d) const;
     // x·W_ihᵀ + b_ih for every time step at once: [batch, time, G·H] (single bias: x·W_ihᵀ + b).
@@ -188,20 +216,31 @@ protected:
     std::vector<var> final_h_;
     std::vector<var> step_h_;  // see step_outputs()
     std::uint64_t dropout_calls_ = 0;  // see dropout_calls()
+    // This call's lengths: masked_ when some row is shorter than T; then lengths_var_ holds them
+    // ([batch], the input's dtype) and mask_from_ = the first step where a row has ended (min len_b).
+    bool masked_ = false;
+    std::vector<std::size_t> lengths_;  // see lengths(); empty unless masked_
+    std::size_t mask_from_ = 0;
+    var lengths_var_;
 };
 
 class rnn : public recurrent_base {
 public:
     explicit rnn(const recurrent_options& opt);
     var operator()(const var& x, const std::vector<var>& h0 = {});
-    var forward(const var& x, const state& initial) override;
+    var operator()(const var& x, const std::vector<var>& h0, const std::vector<std::size_t>& lengths);
+    using recurrent_base::forward;
+    var forward(const var& x, const state& initial, const std::vector<std::size_t>& lengths) override;
 };
 
 class lstm : public recurrent_base {
 public:
     explicit lstm(const recurrent_options& opt);
     var operator()(const var& x, const std::vector<var>& h0 = {}, const std::vector<var>& c0 = {});
-    var forward(const var& x, const state& initial) override;
+    var operator()(const var& x, const std::vector<var>& h0, const std::vector<var>& c0,
+                   const std::vector<std::size_t>& lengths);
+    using recurrent_base::forward;
+    var forward(const var& x, const state& initial, const std::vector<std::size_t>& lengths) override;
     const std::vector<var>& final_c() const { return final_c_; }
     state final_state() const override { return {final_h_, final_c_}; }
 
@@ -213,7 +252,9 @@ class gru : public recurrent_base {
 public:
     explicit gru(const recurrent_options& opt);
     var operator()(const var& x, const std::vector<var>& h0 = {});
-    var forward(const var& x, const state& initial) override;
+    var operator()(const var& x, const std::vector<var>& h0, const std::vector<std::size_t>& lengths);
+    using recurrent_base::forward;
+    var forward(const var& x, const state& initial, const std::vector<std::size_t>& lengths) override;
 };
 
 // The layer of that cell name: "rnn", "lstm" or "gru"; throws argument_error for any other name.

@@ -52,17 +52,25 @@ std::function<var(const var&, const var&)> task_loss(task_kind task) {
     return [](const var& p, const var& y) { return mse(p, y); };
 }
 
-tensor predict_outputs(sequence_regressor& model, const tensor& x, std::size_t batch) {
+tensor predict_outputs(sequence_regressor& model, const tensor& x, std::size_t batch,
+                       const std::vector<std::size_t>& lengths) {
     no_grad guard;
     tape t;
     const std::size_t N = x.shape()[0];
+    if (!lengths.empty() && lengths.size() != N)
+        throw argument_error("nn::predict_outputs: " + std::to_string(lengths.size()) + " lengths for " +
+                             std::to_string(N) + " samples (one per sample, or none)");
     tensor out;
-    std::vector<std::size_t> rows;
+    std::vector<std::size_t> rows, lens;
     for (std::size_t start = 0; start < N; start += batch) {
         rows.clear();
-        for (std::size_t i = start; i < std::min(N, start + batch); ++i) rows.push_back(i);
+        lens.clear();
+        for (std::size_t i = start; i < std::min(N, start + batch); ++i) {
+            rows.push_back(i);
+            if (!lengths.empty()) lens.push_back(lengths[i]);
+        }
         t.clear();
-        const tensor& p = model(input(take_rows(x, rows))).value();
+        const tensor& p = model(input(take_rows(x, rows)), lens).value();
         if (!out.defined()) out = tensor::zeros({N, p.shape()[1]}, p.dtype());
         const std::size_t K = p.shape()[1];
         for (std::size_t i = 0; i < p.size(); ++i) out.set_flat(start * K + i, p.flat(i));
@@ -72,7 +80,7 @@ tensor predict_outputs(sequence_regressor& model, const tensor& x, std::size_t b
 
 task_metrics evaluate_task(sequence_regressor& model, const labelled_data& data, task_kind task, std::size_t batch) {
     if (!data.y.defined()) throw argument_error("evaluate_task: the data has no targets");
-    const tensor out = predict_outputs(model, data.x, batch);
+    const tensor out = predict_outputs(model, data.x, batch, data.lengths);
     no_grad guard;
     tape t;
     task_metrics m;

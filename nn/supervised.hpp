@@ -42,11 +42,14 @@ struct task_metrics {
     double accuracy = 0;  // classify: the share of samples whose largest logit is their label; regress: NaN
 };
 
-// Over the whole set in batches, without recording gradients. data.y must be defined.
+// Over the whole set in batches, without recording gradients, each sample at data.lengths' length when
+// given. data.y must be defined.
 task_metrics evaluate_task(sequence_regressor& model, const labelled_data& data, task_kind task, std::size_t batch = 256);
 
-// The model's outputs for x [N, T, F]: [N, K] values or [N, C] logits.
-tensor predict_outputs(sequence_regressor& model, const tensor& x, std::size_t batch = 256);
+// The model's outputs for x [N, T, F]: [N, K] values or [N, C] logits. lengths: one per sample (each
+// read at its own length), or empty (all T steps).
+tensor predict_outputs(sequence_regressor& model, const tensor& x, std::size_t batch = 256,
+                       const std::vector<std::size_t>& lengths = {});
 
 // Early stopping on a validation loss (Keras' EarlyStopping with restore_best_weights): observe() after
 // each epoch keeps a copy of the weights whenever the loss is the lowest so far, and says to stop after

@@ -91,6 +91,17 @@ std::vector<op_check> make_checks() {
              [](in_t x) { return embedding(x[0], x[1]); }, 5, {false, true});
     add_case(op::embedding, "idx[2, 3] W[4, 2]", {{2, 3}, {4, 2}}, {D::index, D::real},
              [](in_t x) { return embedding(x[0], x[1]); }, 4, {false, true});
+    // variable-length sequences: lengths are index samples, so rows are valid, ended or (0) empty
+    add_case(op::mask_step, "h[4, 3] h'[4, 3] len[4] step 1", {{4, 3}, {4, 3}, {4}}, {D::real, D::real, D::index},
+             [](in_t x) { return mask_step(x[0], x[1], x[2], 1); }, 3, {true, true, false});
+    add_case(op::mask_step, "two steps into one state (dh' through both)", {{3, 2}, {3, 2}, {3}},
+             {D::real, D::real, D::index},
+             [](in_t x) { return mask_step(tanh(x[0]), mask_step(x[0], x[1], x[2], 0), x[2], 1); }, 3,
+             {true, true, false});
+    add_case(op::mask_padding, "[3, 4, 2] len[3]", {{3, 4, 2}, {3}}, {D::real, D::index},
+             [](in_t x) { return mask_padding(x[0], x[1]); }, 5, {true, false});
+    add_case(op::mask_padding, "[2, 3] len[2]", {{2, 3}, {2}}, {D::real, D::index},
+             [](in_t x) { return mask_padding(x[0], x[1]); }, 4, {true, false});
     // activations
     add_case(op::sigmoid, "[3, 4]", {{3, 4}}, {D::real}, [](in_t x) { return sigmoid(x[0]); });
     add_case(op::sigmoid, "[1, 7]", {{1, 7}}, {D::real}, [](in_t x) { return sigmoid(x[0]); });
@@ -130,9 +141,15 @@ std::vector<op_check> make_checks() {
     // losses
     add_case(op::mse, "[4, 3] vs [4, 3]", {{4, 3}, {4, 3}}, {D::real, D::real}, [](in_t x) { return mse(x[0], x[1]); });
     add_case(op::mse, "[1, 1] vs [1, 1]", {{1, 1}, {1, 1}}, {D::real, D::real}, [](in_t x) { return mse(x[0], x[1]); });
+    add_case(op::mse, "[3, 4, 2] vs [3, 4, 2] over lengths[3]", {{3, 4, 2}, {3, 4, 2}, {3}},
+             {D::real, D::real, D::index}, [](in_t x) { return mse(x[0], x[1], x[2]); }, 5,
+             {true, true, false});
     add_case(op::bce, "[4, 3] vs [4, 3]", {{4, 3}, {4, 3}}, {D::unit, D::unit}, [](in_t x) { return bce(x[0], x[1]); });
     add_case(op::bce_with_logits, "[4, 3] vs [4, 3]", {{4, 3}, {4, 3}}, {D::real, D::unit},
              [](in_t x) { return bce_with_logits(x[0], x[1]); });
+    add_case(op::bce_with_logits, "[3, 4] vs [3, 4] over lengths[3]", {{3, 4}, {3, 4}, {3}},
+             {D::real, D::unit, D::index}, [](in_t x) { return bce_with_logits(x[0], x[1], x[2]); }, 5,
+             {true, true, false});
     add_case(op::cross_entropy, "[4, 5] vs classes[4]", {{4, 5}, {4}}, {D::real, D::index},
              [](in_t x) { return cross_entropy(x[0], x[1]); }, 5, {true, false});
     add_case(op::cross_entropy, "[1, 3] vs classes[1]", {{1, 3}, {1}}, {D::real, D::index},

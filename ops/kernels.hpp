@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "../graph/broadcast.hpp"
 #include "../graph/record.hpp"
@@ -101,6 +102,10 @@ template <class T>
 bool is_index_below(T v, std::size_t n) {
     return v >= 0 && v == std::floor(v) && static_cast<double>(v) < static_cast<double>(n);
 }
+
+// Per-row sequence lengths (ops/sequence.cpp): checks `len` is [batch] of whole numbers >= 0 and returns
+// them; shape_error / argument_error name op `id`.
+std::vector<std::size_t> read_lengths(op id, const tensor& len, std::size_t batch);
 
 // A 0-d constant of x's dtype (scalar operands of + - * /).
 var scalar_like(const var& x, double v);

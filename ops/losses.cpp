@@ -60,6 +60,60 @@ void pointwise_loss_grad(backward_ctx& c, GP gp, GT gt) {
     });
 }
 
+// With lengths [B] (ops/sequence.cpp): p and t [B, T, ...], only the valid steps t < len_b count.
+// Writes the 0-d loss Σ_valid f(p_i, t_i) / N, N the number of valid elements (attrs.scale = 1 / N).
+template <class F>
+var masked_pointwise_loss(op id, const var& pred, const var& target, const var& lengths, backward_fn rule, F f) {
+    auto r = record(id, {pred, target, lengths});
+    const tensor& p = r.in(0);
+    const tensor& t = r.in(1);
+    require_same_shape(id, p, t);
+    if (p.dim() < 2)
+        throw_shape_error(op_name(id), "with lengths the prediction must be a sequence [batch, time, ...], got " +
+                                           shape_str(p.shape()));
+    const std::size_t B = p.shape()[0], T_ = p.shape()[1], inner = p.size() / (B * T_);
+    const auto len = read_lengths(id, r.in(2), B);
+    std::size_t n = 0;
+    for (std::size_t b = 0; b < B; ++b) n += std::min(len[b], T_) * inner;
+    if (n == 0) throw_argument_error(op_name(id), "every length is 0: no valid step to average over");
+    r.attrs().scale = 1.0 / static_cast<double>(n);
+    tensor& out = r.out(shape_t{}, p.dtype());
+    with_dtype(p.dtype(), [&](auto tag) {
+        using T = decltype(tag);
+        const T* pp = p.data<T>();
+        const T* tp = t.data<T>();
+        double acc = 0;
+        for (std::size_t b = 0; b < B; ++b)
+            for (std::size_t i = b * T_ * inner, e = i + std::min(len[b], T_) * inner; i < e; ++i)
+                acc += f(static_cast<double>(pp[i]), static_cast<double>(tp[i]));
+        out.data<T>()[0] = static_cast<T>(acc / static_cast<double>(n));
+    });
+    return r.finish(rule);
+}
+
+// dp += dL gp(p, t) / N,  dt += dL gt(p, t) / N at the valid steps; 0 at the padded ones
+template <class GP, class GT>
+void masked_pointwise_loss_grad(backward_ctx& c, GP gp, GT gt) {
+    const tensor& p = c.in(0);
+    const std::size_t B = p.shape()[0], T_ = p.shape()[1], inner = p.size() / (B * T_);
+    with_dtype(p.dtype(), [&](auto tag) {
+        using T = decltype(tag);
+        const T* pp = p.data<T>();
+        const T* tp = c.in(1).data<T>();
+        const T* len = c.in(2).data<T>();
+        const T scale = c.grad_out.data<T>()[0] * static_cast<T>(c.attrs().scale);
+        for (std::size_t k = 0; k < 2; ++k) {
+            if (!c.needs_grad(k)) continue;
+            T* d = c.grad_in(k).for_add().template data<T>();
+            for (std::size_t b = 0; b < B; ++b) {
+                const std::size_t steps = std::min(T_, static_cast<std::size_t>(len[b]));
+                for (std::size_t i = b * T_ * inner, e = i + steps * inner; i < e; ++i)
+                    d[i] += scale * (k == 0 ? gp(pp[i], tp[i]) : gt(pp[i], tp[i]));
+            }
+        }
+    });
+}
+
 // ln p clamped at -100, as PyTorch's BCELoss does, so p = 0 or 1 gives a finite loss.
 template <class T>
 T clamped_log(T v) {
@@ -74,6 +128,15 @@ static void mse_backward(backward_ctx& c) {
 }
 var mse(const var& pred, const var& target) {
     return pointwise_loss(op::mse, pred, target, mse_backward, [](double p, double t) { return (p - t) * (p - t); });
+}
+
+// masked: the same over the valid steps of a sequence (N = their element count)
+static void mse_masked_backward(backward_ctx& c) {
+    masked_pointwise_loss_grad(c, [](auto p, auto t) { return 2 * (p - t); }, [](auto p, auto t) { return -2 * (p - t); });
+}
+var mse(const var& pred, const var& target, const var& lengths) {
+    return masked_pointwise_loss(op::mse, pred, target, lengths, mse_masked_backward,
+                                 [](double p, double t) { return (p - t) * (p - t); });
 }
 
 // L = -mean(t ln p + (1 - t) ln(1 - p))
@@ -101,6 +164,18 @@ var bce_with_logits(const var& logits, const var& target) {
     return pointwise_loss(op::bce_with_logits, logits, target, bce_with_logits_backward, [](double z, double t) {
         return std::max(z, 0.0) - z * t + std::log1p(std::exp(-std::abs(z)));
     });
+}
+
+// masked: the same over the valid steps of a sequence
+static void bce_with_logits_masked_backward(backward_ctx& c) {
+    masked_pointwise_loss_grad(
+        c, [](auto z, auto t) { return 1 / (1 + std::exp(-z)) - t; }, [](auto z, auto) { return -z; });
+}
+var bce_with_logits(const var& logits, const var& target, const var& lengths) {
+    return masked_pointwise_loss(op::bce_with_logits, logits, target, lengths, bce_with_logits_masked_backward,
+                                 [](double z, double t) {
+                                     return std::max(z, 0.0) - z * t + std::log1p(std::exp(-std::abs(z)));
+                                 });
 }
 
 // L = -mean_i log_softmax(z_i)[t_i]   dz = (softmax(z) - onehot(t)) / N   (saved(0) = softmax(z))

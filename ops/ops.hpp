@@ -82,6 +82,19 @@ var reverse_time(const var& x, const std::vector<std::size_t>& lengths = {});
 // Rows of weight [vocab, dim] picked by integer-valued indices (any shape): result indices.shape + [dim].
 var embedding(const var& indices, const var& weight);
 
+// ---- variable-length sequences (ops/sequence.cpp) ---------------------------------------------------
+// A padded batch [batch, T, ...] has one length per row (1 <= len_b <= T for a recurrent layer); row b is
+// valid at step t when t < len_b. Lengths enter the ops as a [batch] var of whole numbers in the batch's
+// dtype, carrying no gradient: lengths_input makes one (a constant on the active tape).
+var lengths_input(const std::vector<std::size_t>& lengths, dtype d);
+// One recurrent step under lengths: row b of the result is h_new[b] where t < len_b (still in its
+// sequence) and h_old[b] otherwise (held at its final state), copied bit for bit; the gradient goes to
+// whichever row was taken. Its DOT label names the rows whose sequence ends at t ("b=1 ends (len 3)").
+var mask_step(const var& h_new, const var& h_old, const var& lengths, std::size_t t);
+// seq [batch, T, ...] with every padded step (t >= len_b) set to 0, valid steps copied; dseq = dy at the
+// valid steps, 0 at the padded ones (PyTorch's pad_packed_sequence output).
+var mask_padding(const var& seq, const var& lengths);
+
 // ---- activations -------------------------------------------------------------------------------
 var sigmoid(const var& x);
 var tanh(const var& x);
@@ -119,6 +132,11 @@ var gru_cell_at(const var& seq, const var& h_gates, const var& h_prev, std::size
 var mse(const var& pred, const var& target);              // shapes must match exactly
 var bce(const var& prob, const var& target);              // prob in (0, 1)
 var bce_with_logits(const var& logits, const var& target);
+// Masked for variable-length sequences: pred and target [B, T, ...], lengths [B] (lengths_input): the mean
+// over the valid steps t < len_b only (N = Σ_b min(len_b, T) · the elements of one step); padded steps
+// add nothing to the loss and get a zero gradient. Throws argument_error when no step is valid.
+var mse(const var& pred, const var& target, const var& lengths);
+var bce_with_logits(const var& logits, const var& target, const var& lengths);
 var cross_entropy(const var& logits, const var& classes);  // logits [N, C], classes [N] of indices
 
 // Threads of the BLAS library behind matmul and linear (OpenBLAS).

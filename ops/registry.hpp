@@ -20,6 +20,8 @@ enum class op : std::uint16_t {
     matmul, linear, linear_at, transpose,
     // shape and indexing
     reshape, slice, concat, stack, select, reverse_time, embedding,
+    // variable-length sequences (per-row lengths; ops/sequence.cpp)
+    mask_step, mask_padding,
     // activations
     sigmoid, tanh, relu, leaky_relu, elu, gelu, softplus, hard_tanh, softmax, log_softmax,
     // recurrent cells (the elementwise part of an LSTM / GRU step in one op)
@@ -68,6 +70,8 @@ inline constexpr op_info op_table[] = {
     {op::select, "select", 1, 1, family::shape, "y = x[..., i, ...] (axis removed, e.g. time step t);  dx[..., i, ...] += dy"},
     {op::reverse_time, "reverse_time", 1, 1, family::shape, "y[b, t] = x[b, len_b - 1 - t] for t < len_b, else x[b, t] (padding stays);  dx = the same permutation of dy"},
     {op::embedding, "embedding", 2, 2, family::shape, "y = W[idx];  dW[idx] += dy (idx not differentiable)"},
+    {op::mask_step, "mask_step", 3, 3, family::shape, "y[b] = t < len_b ? h[b] : h'[b] (rows copied, len not differentiable);  dh[b] += dy[b] where t < len_b, dh'[b] += dy[b] elsewhere"},
+    {op::mask_padding, "mask_padding", 2, 2, family::shape, "y[b, t] = t < len_b ? x[b, t] : 0 (len not differentiable);  dx[b, t] += dy[b, t] where t < len_b"},
     {op::sigmoid, "sigmoid", 1, 1, family::activation, "y = 1 / (1 + e^-x);  dx = dy y (1 - y)"},
     {op::tanh, "tanh", 1, 1, family::activation, "y = tanh x;  dx = dy (1 - y^2)"},
     {op::relu, "relu", 1, 1, family::activation, "y = max(x, 0);  dx = dy [x > 0] (0 at x = 0)"},
@@ -82,9 +86,9 @@ inline constexpr op_info op_table[] = {
     {op::lstm_output, "lstm_output", 2, 2, family::cell, "h = sig(g_o) tanh(c);  dg_o = dh tanh(c) sig'(g_o), dc = dh sig(g_o) (1 - tanh^2 c)"},
     {op::gru_cell, "gru_cell", 3, 3, family::cell, "h = (1 - z) n + z h', r = sig(x_r + h_r), z = sig(x_z + h_z), n = tanh(x_n + r h_n);  dh' = dh z, dx_z = dh_z = dh (h' - n) sig'(.), dx_n = dh (1 - z)(1 - n^2), dh_n = dx_n r, dx_r = dh_r = dx_n h_n sig'(.)"},
     {op::gru_cell_at, "gru_cell_at", 3, 3, family::cell, "gru_cell with x = X[:, t] (X: [batch, T, 3H], a sequence's projection), read in place;  dX[:, t] += dx"},
-    {op::mse, "mse", 2, 2, family::loss, "L = mean (p - t)^2;  dp = 2 (p - t) / N, dt = -dp"},
+    {op::mse, "mse", 2, 3, family::loss, "L = mean (p - t)^2 (with lengths: over the valid steps t < len_b of p [B, T, ...]);  dp = 2 (p - t) / N, dt = -dp (0 at padded steps)"},
     {op::bce, "bce", 2, 2, family::loss, "L = -mean(t ln p + (1-t) ln(1-p));  dp = (p - t) / (p (1-p) N)"},
-    {op::bce_with_logits, "bce_with_logits", 2, 2, family::loss, "L = mean(max(z,0) - z t + ln(1 + e^-|z|));  dz = (sigmoid(z) - t) / N"},
+    {op::bce_with_logits, "bce_with_logits", 2, 3, family::loss, "L = mean(max(z,0) - z t + ln(1 + e^-|z|)) (with lengths: over the valid steps);  dz = (sigmoid(z) - t) / N"},
     {op::cross_entropy, "cross_entropy", 2, 2, family::loss, "L = -mean log_softmax(z)[i, t_i];  dz = (softmax(z) - onehot(t)) / N"},
 };
 

@@ -93,7 +93,7 @@ TEST_CASE("dataset_io: an npz round trip and every bad array named with its inde
     CHECK(max_abs_diff(r.x, d.x) == 0.0);
     CHECK(r.y.shape() == shape_t{4});
     CHECK(r.lengths == d.lengths);
-    nn::require_full_lengths(r, "f");
+    nn::check_lengths(r, "f");
 
     auto bad = [&](const nn::named_tensors& arrays, nn::task_kind task = nn::task_kind::regress) {
         const std::string q = temp_path("bad.npz");
@@ -115,8 +115,10 @@ TEST_CASE("dataset_io: an npz round trip and every bad array named with its inde
     CHECK(contains(bad({{"X", X}, {"y", y}, {"lengths", tensor(xt::xarray<double>{3, 3})}}), "'lengths' must be [N] with N = 4"));
     nn::labelled_data short_one = r;
     short_one.lengths[3] = 2;
-    CHECK(contains(message_of<nn::data_error>([&] { nn::require_full_lengths(short_one, "f"); }),
-                   "lengths[3] = 2 < T = 3: variable-length sequences are not supported yet"));
+    nn::check_lengths(short_one, "f");  // shorter sequences are masked, not refused
+    short_one.lengths[3] = 4;
+    CHECK(contains(message_of<nn::data_error>([&] { nn::check_lengths(short_one, "f"); }),
+                   "f: lengths[3] = 4; a length must be in [1, T = 3]"));
 }
 
 TEST_CASE("dataset_io: split_tail takes the last fraction in file order, as Keras' validation_split") {
