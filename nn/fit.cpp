@@ -60,6 +60,7 @@ double evaluate(sequence_regressor& model, const dataset& data, std::size_t batc
     check_dataset_lengths(data, "evaluate");
     std::vector<std::size_t> lens;
     no_grad guard;
+    mode_guard evaluation(model, false);
     tape t;
     data_loader loader(data.x, data.y, {.batch_size = batch_size, .shuffle = false});
     double sum = 0;
@@ -76,6 +77,7 @@ double evaluate(sequence_regressor& model, const dataset& data, std::size_t batc
 fit_result fit(sequence_regressor& model, const dataset& train, const dataset& test, const fit_options& options,
                const fit_callbacks& callbacks, optimizer* opt) {
     check_dataset_lengths(train, "fit");
+    mode_guard training(model, true);
     std::vector<std::size_t> lens;
     std::unique_ptr<optimizer> own;
     if (!opt) {

@@ -69,4 +69,19 @@ private:
     std::vector<std::pair<std::string, module*>> children_;
 };
 
+// A module's mode for a scope: train(training) now, the mode it had back at the end (m.train(was),
+// applied recursively as train() is). nn::fit trains in training mode; evaluate, evaluate_task and
+// predict_outputs run in evaluation mode (dropout off), whatever mode the caller left the model in.
+class mode_guard {
+public:
+    mode_guard(module& m, bool training) : m_(m), was_(m.is_training()) { m.train(training); }
+    ~mode_guard() { m_.train(was_); }
+    mode_guard(const mode_guard&) = delete;
+    mode_guard& operator=(const mode_guard&) = delete;
+
+private:
+    module& m_;
+    bool was_;
+};
+
 }  // namespace xgrad::nn

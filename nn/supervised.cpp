@@ -55,6 +55,7 @@ std::function<var(const var&, const var&)> task_loss(task_kind task) {
 tensor predict_outputs(sequence_regressor& model, const tensor& x, std::size_t batch,
                        const std::vector<std::size_t>& lengths) {
     no_grad guard;
+    mode_guard evaluation(model, false);
     tape t;
     const std::size_t N = x.shape()[0];
     if (!lengths.empty() && lengths.size() != N)

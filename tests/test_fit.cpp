@@ -39,6 +39,23 @@ TEST_CASE("experiment: a tiny fit lowers the loss, for each cell, reproducibly")
     }
 }
 
+TEST_CASE("experiment: fit trains in training mode and evaluates in evaluation mode, then restores the mode") {
+    auto train = sum_task(32, 4, 0), test = sum_task(16, 4, 1);
+    sequence_regressor model({.cell = "gru", .hidden = 4});
+    model.eval();  // left in evaluation mode by the caller
+    std::vector<bool> in_batches, in_epochs;
+    fit_callbacks cb;
+    cb.on_batch = [&](std::size_t, std::size_t, double) { in_batches.push_back(model.is_training()); };
+    cb.on_epoch = [&](const epoch_metrics&) { in_epochs.push_back(model.is_training()); };
+    fit(model, train, test, {.epochs = 2, .batch_size = 16}, cb);
+    CHECK(in_batches == std::vector<bool>(4, true));
+    CHECK(in_epochs == std::vector<bool>(2, true));  // evaluate() after each epoch gave training mode back
+    CHECK_FALSE(model.is_training());                // the caller's mode again
+    model.train();
+    evaluate(model, test);
+    CHECK(model.is_training());
+}
+
 TEST_CASE("experiment: the epoch loss is the mean over samples, a short last batch weighted by its rows") {
     // 40 samples in batches of 32 and 8; lr 0 keeps the model fixed, so the epoch's loss must be the MSE
     // over the whole set: (32·L1 + 8·L2) / 40, as Keras prints it, not (L1 + L2) / 2.

@@ -1,5 +1,6 @@
 // Variable-length batches: a padded batch [batch, T, F] with per-row lengths.
-// - PyTorch parity: pack_padded_sequence(enforce_sorted=False) -> rnn/lstm/gru -> pad_packed_sequence,
+// - PyTorch parity: pack_padded_sequence(enforce_sorted=False) -> rnn/lstm/gru (one direction or
+//   bidirectional) -> pad_packed_sequence,
 //   float64, every output, final state and gradient within 1e-12 (tests/fixtures/make_pytorch_packed.py
 //   wrote tests/data/pytorch/packed_*.npy once; this test needs no PyTorch).
 // - a padded batch equals each sequence run alone; padding values change nothing, bit for bit.
@@ -34,7 +35,7 @@ std::vector<std::size_t> as_lengths(const tensor& t) {
 }
 
 std::unique_ptr<nn::recurrent_base> make(const std::string& cell, dtype d, std::size_t layers = 2, bool fused = true,
-                                         bool textbook = false, std::uint64_t seed = 3) {
+                                         bool textbook = false, std::uint64_t seed = 3, bool bidirectional = false) {
     nn::recurrent_options o;
     o.input_size = 3;
     o.hidden_size = 4;
@@ -44,6 +45,7 @@ std::unique_ptr<nn::recurrent_base> make(const std::string& cell, dtype d, std::
     o.fused = fused;
     o.textbook = textbook;
     o.seed = seed;
+    o.bidirectional = bidirectional;
     o.init = nn::init_style::pytorch;  // non-zero biases
     return nn::make_recurrent(cell, o);
 }
@@ -77,46 +79,53 @@ tensor random_batch(std::size_t B, std::size_t T, std::uint64_t seed, dtype d, c
 }  // namespace
 
 TEST_CASE("varlen: PyTorch packed sequences, 2 layers, float64, every output and gradient within 1e-12") {
-    for (const std::string cell : {"rnn", "lstm", "gru"}) {
-        CAPTURE(cell);
-        auto m = make(cell, dtype::float64);
+    // bi_*: bidirectional, the reverse direction starting at each row's own last step; states at
+    // PyTorch's h_n index 2·l + direction, outputs [fwd | reverse]
+    for (const std::string fixture : {"rnn", "lstm", "gru", "bi_rnn", "bi_lstm", "bi_gru"}) {
+        CAPTURE(fixture);
+        const bool bi = fixture.rfind("bi_", 0) == 0;
+        const std::string cell = bi ? fixture.substr(3) : fixture;
+        const std::size_t D = bi ? 2 : 1, F = 4 * D;
+        auto m = make(cell, dtype::float64, 2, true, false, 3, bi);
         for (auto& [name, p] : m->named_parameters()) {
-            tensor v = load(cell, name);
+            tensor v = load(fixture, name);
             REQUIRE(v.shape() == p.shape());
             p.value() = std::move(v);
             p.zero_grad();
         }
-        const auto len = as_lengths(load(cell, "lengths"));
+        const auto len = as_lengths(load(fixture, "lengths"));
         REQUIRE(len == std::vector<std::size_t>{5, 2, 3});
         tape t;
-        var x = input(load(cell, "input"), {.requires_grad = true, .name = "x"});
+        var x = input(load(fixture, "input"), {.requires_grad = true, .name = "x"});
         var y = m->forward(x, {}, len);
-        CHECK(max_abs_diff(y.value(), load(cell, "output")) < 1e-12);
-        const tensor h_n = load(cell, "h_n");
+        CHECK(max_abs_diff(y.value(), load(fixture, "output")) < 1e-12);
+        const tensor h_n = load(fixture, "h_n");
         const auto st = m->final_state();
-        for (std::size_t l = 0; l < 2; ++l) {
+        REQUIRE(st.h.size() == 2 * D);
+        for (std::size_t l = 0; l < 2 * D; ++l) {
             tensor want = tensor::zeros({3, 4}, dtype::float64);
             for (std::size_t i = 0; i < 12; ++i) want.set_flat(i, h_n.flat(l * 12 + i));
             CHECK(max_abs_diff(st.h[l].value(), want) < 1e-12);
             if (cell == "lstm") {
-                const tensor c_n = load(cell, "c_n");
+                const tensor c_n = load(fixture, "c_n");
                 for (std::size_t i = 0; i < 12; ++i) want.set_flat(i, c_n.flat(l * 12 + i));
                 CHECK(max_abs_diff(st.c[l].value(), want) < 1e-12);
             }
         }
-        const tensor r3 = cell == "lstm" ? load(cell, "weights_c") : tensor();
-        t.backward(packed_loss(*m, y, load(cell, "weights"), load(cell, "weights_h"), r3));
-        CHECK(max_abs_diff(x.grad(), load(cell, "grad.input")) < 1e-12);
+        const tensor r3 = cell == "lstm" ? load(fixture, "weights_c") : tensor();
+        t.backward(packed_loss(*m, y, load(fixture, "weights"), load(fixture, "weights_h"), r3));
+        CHECK(max_abs_diff(x.grad(), load(fixture, "grad.input")) < 1e-12);
         double biggest = 0;
         for (auto& [name, p] : m->named_parameters()) {
             CAPTURE(name);
-            const tensor want = load(cell, "grad." + name);
+            const tensor want = load(fixture, "grad." + name);
             CHECK(max_abs_diff(p.grad(), want) < 1e-12);
             for (std::size_t i = 0; i < want.size(); ++i) biggest = std::max(biggest, std::abs(want.flat(i)));
         }
         CHECK(biggest > 1e-2);  // not vacuous
         // padded steps: output 0, input gradient 0 (PyTorch's too)
-        CHECK(y.value().flat((1 * 5 + 3) * 4) == 0.0);
+        CHECK(y.value().flat((1 * 5 + 3) * F) == 0.0);
+        CHECK(y.value().flat((1 * 5 + 3) * F + F - 1) == 0.0);
         CHECK(x.grad().flat((1 * 5 + 4) * 3) == 0.0);
     }
 }
