@@ -16,6 +16,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "../graph/tensor.hpp"
 
@@ -71,6 +73,10 @@ public:
     void broadcast(void* data, std::size_t n, dtype d, int root = 0);
     void broadcast(tensor& t, int root = 0);
     std::uint64_t broadcast(std::uint64_t v, int root = 0);
+    // Root's string into every rank's (any length; the others' strings are replaced).
+    void broadcast(std::string& s, int root = 0);
+    // Every rank's string, in rank order, on root; an empty vector on the other ranks.
+    std::vector<std::string> gather(const std::string& s, int root = 0);
     void barrier();
 
 private:

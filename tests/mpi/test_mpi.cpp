@@ -230,11 +230,19 @@ TEST_CASE("a model or options mismatch between ranks is detected at start and na
     {
         auto m = make_model(dtype::float32, 1, comm().rank() == 0 ? 8 : 9);
         CHECK_THROWS_WITH_AS(nn::data_parallel(m, comm()), doctest::Contains("different model"), nn::dist_mismatch_error);
+        // every rank names the first parameter that differs, with both ranks' shapes
+        CHECK_THROWS_WITH_AS(nn::data_parallel(m, comm()),
+                             doctest::Contains("rank 1 has 'lstm.weight_ih_l0:36x1:float32:trainable' where rank 0 has "
+                                               "'lstm.weight_ih_l0:32x1:float32:trainable'"),
+                             nn::dist_mismatch_error);
     }
     {
         auto m = make_model(dtype::float32, 1);
-        CHECK_THROWS_WITH_AS(nn::data_parallel(m, comm(), {.fingerprint = "lr=" + std::to_string(comm().rank())}),
-                             doctest::Contains("different options"), nn::dist_mismatch_error);
+        const std::string fp = "cell=lstm lr=" + std::to_string(comm().rank()) + " seed=1";
+        CHECK_THROWS_WITH_AS(nn::data_parallel(m, comm(), {.fingerprint = fp}), doctest::Contains("different options"),
+                             nn::dist_mismatch_error);
+        CHECK_THROWS_WITH_AS(nn::data_parallel(m, comm(), {.fingerprint = fp}),
+                             doctest::Contains("rank 1 has 'lr=1' where rank 0 has 'lr=0' (item 2)"), nn::dist_mismatch_error);
     }
 }
 
