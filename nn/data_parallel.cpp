@@ -51,7 +51,7 @@ void compare(dist::communicator& c, const std::string& mine, const std::string& 
     std::string msg;
     if (c.is_root()) {
         std::ostringstream o;
-        o << "data_parallel: " << int(differ) << " of " << c.size() << " ranks have a different " << what
+        o << "data_parallel: " << int(differ) << " of " << c.size() << " ranks have " << what
           << " than rank 0";
         for (std::size_t r = 1; r < all.size(); ++r) {
             if (fnv(fnv_basis, all[r]) == root) continue;
@@ -108,8 +108,8 @@ std::uint64_t data_parallel::model_hash(const module& m) { return fnv(fnv_basis,
 data_parallel::data_parallel(const module& m, dist::communicator& comm, const data_parallel_options& options)
     : comm_(&comm), o_(options) {
     if (o_.bucket_bytes == 0) throw argument_error("data_parallel: bucket_bytes must be > 0");
-    compare(comm, model_description(m), "model (parameter names, shapes, dtypes, frozen parameters)");
-    compare(comm, o_.fingerprint + " bucket_bytes=" + std::to_string(o_.bucket_bytes), "options");
+    compare(comm, model_description(m), "a different model (parameter names, shapes, dtypes, frozen parameters)");
+    compare(comm, o_.fingerprint + " bucket_bytes=" + std::to_string(o_.bucket_bytes), "different options");
     auto named = m.named_parameters();
     for (auto& [n, p] : named) all_params_.push_back(p);
     // Reverse registration order: backward reaches the last layers first.
