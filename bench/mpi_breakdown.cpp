@@ -1,9 +1,11 @@
 // Where a data-parallel training step's time goes (issue 16, docs/performance.md): the `xgrad bench`
 // workload (bench/workload.hpp) under mpirun, each step timed as a whole and its data_parallel::finish
 // apart, with data_parallel's own stats (packing/starting, MPI_Test in the hooks, waiting, scaling back).
-//   mpirun -np 2 --bind-to core xgrad_bench_mpi_breakdown [cell=lstm] [hidden=1024] [iters=20] [comm|nocomm]
+//   mpirun -np 2 --bind-to core xgrad_bench_mpi_breakdown [cell=lstm] [hidden=1024] [iters=20] [comm|nocomm|allreduce]
 // nocomm: every rank trains its replica with no all-reduce at all (finish() is not called), so the
 // ranks only share the machine: the ceiling of what communication could ever give back.
+// allreduce: only the all-reduce of a float32 [gates·hidden, hidden] buffer (weight_hh's gradient),
+// in place, non-blocking + wait (what data_parallel runs), iters times after a barrier each.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -36,8 +38,24 @@ int main(int argc, char** argv) {
     const std::string cell = argc > 1 ? argv[1] : "lstm";
     const std::size_t hidden = argc > 2 ? std::strtoul(argv[2], nullptr, 10) : 1024;
     const int iters = argc > 3 ? std::atoi(argv[3]) : 20;
-    const bool communicate = !(argc > 4 && std::string(argv[4]) == "nocomm");
+    const std::string mode = argc > 4 ? argv[4] : "comm";
+    const bool communicate = mode != "nocomm";
     set_num_threads(1);
+    if (mode == "allreduce") {
+        const std::size_t gates = cell == "lstm" ? 4 : cell == "gru" ? 3 : 1;
+        tensor g = tensor::ones({gates * hidden, hidden}, dtype::float32);
+        std::vector<double> ms;
+        for (int i = 0; i < iters + 3; ++i) {
+            comm.barrier();
+            const auto t0 = std::chrono::steady_clock::now();
+            comm.all_reduce_async(g, dist::reduce::sum).wait();
+            if (i >= 3) ms.push_back(ms_since(t0));
+        }
+        std::printf("{\"rank\": %d, \"ranks\": %d, \"bytes\": %zu, \"allreduce_ms\": %.2f, \"allreduce_min_ms\": %.2f}\n",
+                    comm.rank(), comm.size(), 4 * g.size(), median(ms), *std::min_element(ms.begin(), ms.end()));
+        dist::finalize();
+        return 0;
+    }
     bench::training_workload w({.cell = cell, .hidden = hidden});
     std::unique_ptr<nn::data_parallel> dp;
     if (comm.size() > 1 && communicate) dp = std::make_unique<nn::data_parallel>(w.model(), comm);
