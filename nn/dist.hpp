@@ -31,6 +31,8 @@ bool built_with_mpi();
 // PMIX_RANK or PMI_SIZE set). init() only starts MPI then: a plain run never pays for MPI_Init.
 bool launched_by_mpi();
 // Initialise MPI once (idempotent) when built with MPI and launched by a launcher; else nothing.
+// Before MPI_Init it sets OMPI_MCA_coll_libnbc_iallreduce_algorithm=1 (OpenMPI's ring for the
+// non-blocking all-reduce) unless the environment already sets it (docs/distributed.md, "Overlap").
 void init(int* argc, char*** argv);
 // Finalize MPI if init() started it (idempotent).
 void finalize();
