@@ -28,7 +28,7 @@ if(XGRAD_WITH_MPI AND MPIEXEC_EXECUTABLE AND NOT XGRAD_SANITIZE)
     # `mpirun -np 2 xgrad generate --train --batch 4` prints once and the same as one process with
     # --batch 8 (the ranks train its two groups of streams); the checkpoint rank 0 wrote loads and
     # evaluates as the one-process one does; under mpirun rank 0 samples what a plain run samples.
-    set(gen generate --train ${CMAKE_SOURCE_DIR}/docs/generate.md --hidden 16 --embed 8 --seq 16 --steps 20 -q)
+    set(gen generate --train ${CMAKE_CURRENT_SOURCE_DIR}/mpi/charlm_corpus.txt --hidden 16 --embed 8 --seq 16 --steps 20 -q)
     add_test(NAME mpi_cli_generate COMMAND sh -c
              "m=$0; n=$1; shift; a=$(timeout 60 $m $n 2 --oversubscribe \"$@\" --batch 4 --save mpi_gen2.npz) || exit 1
               b=$(\"$@\" --batch 8 --save mpi_gen1.npz) || exit 1; echo \"2 ranks: $a\"; echo \"1 process: $b\"
