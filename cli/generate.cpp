@@ -2,15 +2,18 @@
 //   xgrad generate --train [FILE...] [--save charlm.npz]    train (default corpus: the source tree's docs/*.md)
 //   xgrad generate --load charlm.npz [--prime "The "]       sample text from a trained model
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
+#include <memory>
 #include <sstream>
 
 #include <unistd.h>
 
+#include <xgrad/nn/data_parallel.hpp>
 #include <xgrad/xgrad.hpp>
 
 #include "commands.hpp"
@@ -63,6 +66,20 @@ std::vector<std::string> default_corpus_files(const std::string& docs_dir) {
     return files;
 }
 
+// The shortest text that reads back as x (ranks compare options as text).
+std::string exact(double x) {
+    char buf[64];
+    const auto r = std::to_chars(buf, buf + sizeof buf, x);
+    return std::string(buf, r.ptr);
+}
+
+// FNV-1a 64 of the text: ranks compare it to be sure they read the same corpus.
+std::uint64_t text_hash(const std::string& s) {
+    std::uint64_t h = 14695981039346656037ull;
+    for (unsigned char ch : s) h = (h ^ ch) * 1099511628211ull;
+    return h;
+}
+
 int run_train_mode(const generate_config& c) {
     std::vector<std::string> files;
     for (const auto& f : c.train_files)  // a bare --train yields one empty value
@@ -78,15 +95,33 @@ int run_train_mode(const generate_config& c) {
     nn::char_model model(mo, data.vocab);
     std::size_t params = 0;
     for (auto& [name, p] : model.named_parameters()) params += p.value().size();
-    if (!c.quiet)
+    // Under mpirun: data-parallel (docs/distributed.md). --batch is per rank; every rank reads the
+    // corpus and builds the model from --seed, rank 0's parameters are broadcast; rank 0 alone prints
+    // and writes --save. The ranks' options and corpora are compared at start.
+    auto& comm = dist::world();
+    nn::char_train_options to = c.train;
+    std::unique_ptr<nn::data_parallel> dp;
+    if (comm.size() > 1) {
+        std::ostringstream fp;
+        fp << "cell=" << mo.cell << " hidden=" << mo.hidden << " embed=" << mo.embed << " seq=" << to.seq
+           << " batch=" << to.batch << " steps=" << to.steps << " lr=" << exact(to.lr) << " clip=" << exact(to.clip)
+           << " eval-every=" << to.eval_every << " seed=" << c.seed << " corpus-bytes=" << text.size()
+           << " corpus-hash=" << std::hex << text_hash(text);
+        dp = std::make_unique<nn::data_parallel>(model, comm, nn::data_parallel_options{.fingerprint = fp.str()});
+        to.parallel = dp.get();
+    }
+    const bool quiet = c.quiet || !comm.is_root();
+    if (!quiet)
         std::cout << "corpus: " << files.size() << (files.size() == 1 ? " file, " : " files, ") << text.size()
               << " characters, vocabulary " << data.vocab.size() << "; training " << data.train.size()
               << ", held-out " << data.held_out.size() << " (last 10%)\n"
               << "model: " << mo.cell << ", hidden " << mo.hidden << ", embed " << mo.embed << ", " << params
-              << " parameters; seq " << c.train.seq << ", batch " << c.train.batch << ", " << c.train.steps
+              << " parameters; seq " << c.train.seq << ", batch " << c.train.batch
+              << (comm.size() > 1 ? " per rank x " + std::to_string(comm.size()) + " ranks" : std::string()) << ", "
+              << c.train.steps
                   << " steps, Adam lr " << c.train.lr << ", clip " << c.train.clip << ", seed " << c.seed << "\n"
                   << std::flush;
-    const bool tty = !c.quiet && isatty(fileno(stdout));
+    const bool tty = !quiet && isatty(fileno(stdout));
     // A non-finite loss ends training with advice; the previous --save file is left as it was.
     const auto check_finite = [&](double loss) {
         if (std::isfinite(loss)) return;
@@ -105,7 +140,7 @@ int run_train_mode(const generate_config& c) {
                           << std::lround(std::floor(p.seconds)) << "s - loss: " << fixed(p.train_loss, 4) << std::flush;
             return;
         }
-        if (c.quiet) return;
+        if (quiet) return;
         if (tty) std::cout << "\r\033[K";
         check_finite(p.evaluated ? p.held_out_bpc : p.train_loss);
         std::cout << "step " << p.step << "/" << p.steps << " - " << std::lround(std::floor(p.seconds))
@@ -115,15 +150,16 @@ int run_train_mode(const generate_config& c) {
     };
     const auto r = [&] {
         detect_anomaly anomaly(c.anomaly);
-        return nn::train_char_model(model, data.train, data.held_out, c.train, on_step);
+        return nn::train_char_model(model, data.train, data.held_out, to, on_step);
     }();
     check_finite(r.final_bpc);
-    if (!c.quiet)
+    if (!quiet)
         std::cout << "trained in " << fixed(r.seconds, 1) << "s; held-out bits per character " << fixed(r.initial_bpc, 3)
                   << " -> " << fixed(r.final_bpc, 3) << "\n";
-    nn::save_char_model(c.save, model);
-    if (!c.quiet) std::cout << "saved " << c.save << " (sample: xgrad generate --load " << c.save << ")\n";
-    std::cout << "bits per character: " << fixed(r.final_bpc, 4) << " (held-out)\n";
+    if (comm.is_root()) nn::save_char_model(c.save, model);
+    if (!quiet) std::cout << "saved " << c.save << " (sample: xgrad generate --load " << c.save << ")\n";
+    if (comm.is_root()) std::cout << "bits per character: " << fixed(r.final_bpc, 4) << " (held-out)\n" << std::flush;
+    comm.barrier();  // no rank reads --save before rank 0 has written it
     return 0;
 }
 
@@ -136,8 +172,19 @@ int run_sample_mode(const generate_config& c) {
         if (!model->vocab().contains(ch))
             throw argument_error("--prime: character " + nn::describe_char(ch) + " is not in the vocabulary of '" + c.load +
                                  "' (" + std::to_string(model->vocab().size()) + " characters)");
-    if (c.length > 0 || !c.prime.empty())  // --length 0 --eval FILE prints only the evaluation
-        std::cout << c.prime << nn::sample(*model, c.prime, c.length, c.temperature, c.seed) << "\n";
+    // Under mpirun every rank draws its own sample, rank r with nn::rank_seed(--seed, r) (rank 0: --seed
+    // itself, the plain run's sample); rank 0 prints them in rank order, each after a header line.
+    auto& comm = dist::world();
+    if (c.length > 0 || !c.prime.empty()) {  // --length 0 --eval FILE prints only the evaluation
+        const std::uint64_t seed = nn::rank_seed(c.seed, comm.rank());
+        const std::string text = c.prime + nn::sample(*model, c.prime, c.length, c.temperature, seed) + "\n";
+        const auto all = comm.gather(text);
+        for (std::size_t r = 0; r < all.size(); ++r) {
+            if (all.size() > 1) std::cout << "--- rank " << r << ", seed " << nn::rank_seed(c.seed, int(r)) << " ---\n";
+            std::cout << all[r];
+        }
+    }
+    if (!comm.is_root()) return 0;
     if (!c.eval.empty()) {
         const std::string text = nn::read_corpus({c.eval});
         std::size_t dropped = 0;
@@ -196,7 +243,7 @@ command add_generate(CLI::App& app) {
         sg->add_flag("--allow-nonfinite", c->allow_nonfinite,
                      "Load a checkpoint whose weights hold NaN or infinity (inspecting a diverged run); refused otherwise")};
     for (auto* o : sampling) o->needs(load)->excludes(train);
-    seed(*sub, c->seed, "Seed of initialisation (--train) or sampling (--load)");
+    seed(*sub, c->seed, "Seed of initialisation (--train) or sampling (--load; under mpirun rank r samples with nn::rank_seed(seed, r))");
     sub->add_flag("--quiet,-q", c->quiet, "--train: print only the final bits-per-character line");
     return [c, sub, train, load] {
         if (train->count() > 0) return run_train_mode(*c);

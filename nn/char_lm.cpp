@@ -9,6 +9,7 @@
 #include "../ops/ops.hpp"
 #include "checkpoint.hpp"
 #include "clip.hpp"
+#include "data_parallel.hpp"
 #include "optim.hpp"
 
 namespace xgrad::nn {
@@ -51,17 +52,21 @@ char_train_result train_char_model(char_model& model, const std::vector<std::siz
                                  const std::vector<std::size_t>& held_out, const char_train_options& o,
                                  const std::function<void(const char_train_progress&)>& on_step) {
     if (o.seq == 0 || o.batch == 0) throw argument_error("train_char_model: seq and batch must be positive");
-    if (train.size() < o.batch * (o.seq + 1))
+    const std::size_t ranks = o.parallel ? std::size_t(o.parallel->comm().size()) : 1;
+    const std::size_t rank = o.parallel ? std::size_t(o.parallel->comm().rank()) : 0;
+    const std::size_t streams = o.batch * ranks;  // over the whole job; this rank's: rank·batch + b
+    if (train.size() < streams * (o.seq + 1))
         throw argument_error("the training text has " + std::to_string(train.size()) + " characters; --batch " +
-                             std::to_string(o.batch) + " x (--seq " + std::to_string(o.seq) + " + 1) = " +
-                             std::to_string(o.batch * (o.seq + 1)) + " are needed: give more text or lower --batch/--seq");
+                             std::to_string(o.batch) + (ranks > 1 ? " x " + std::to_string(ranks) + " ranks" : std::string()) +
+                             " x (--seq " + std::to_string(o.seq) + " + 1) = " + std::to_string(streams * (o.seq + 1)) +
+                             " are needed: give more text or lower --batch/--seq");
     const auto t0 = std::chrono::steady_clock::now();
     char_train_result r;
     r.initial_bpc = bits_per_char(model, held_out, o.seq);
     adam opt(model, {.lr = o.lr});
     const std::size_t every = o.eval_every ? o.eval_every : std::max<std::size_t>(1, o.steps / 10);
-    // stream b reads train[b·L .. (b+1)·L]; L - 1 predictions per stream and epoch
-    const std::size_t L = train.size() / o.batch;
+    // stream g reads train[g·L .. (g+1)·L]; L - 1 predictions per stream and epoch
+    const std::size_t L = train.size() / streams;
     std::size_t pos = 0;
     char_model_state state;
     tape t;
@@ -73,15 +78,17 @@ char_train_result train_char_model(char_model& model, const std::vector<std::siz
             pos = 0;
             state.reset();
         }
-        for (std::size_t b = 0; b < o.batch; ++b) fill_chunk(train, b * L + pos, o.seq, b, x, y);
+        for (std::size_t b = 0; b < o.batch; ++b) fill_chunk(train, (rank * o.batch + b) * L + pos, o.seq, b, x, y);
         pos += o.seq;
         t.clear();
         var loss = cross_entropy(model(x, state), input(y));
         opt.zero_grad();
         t.backward(loss);
+        if (o.parallel) o.parallel->finish();  // gradients = the mean over ranks, before clipping
         if (o.clip > 0) clip_grad_norm(model, o.clip);
         opt.step();
-        const double l = loss.item();
+        // equal shards: the mean of the ranks' losses is the job's mean loss
+        const double l = o.parallel ? o.parallel->comm().all_reduce(loss.item(), dist::reduce::mean) : loss.item();
         loss_sum += l;
         ++loss_n;
         char_train_progress p{step, o.steps, l, std::numeric_limits<double>::quiet_NaN(), seconds_since(t0), false};

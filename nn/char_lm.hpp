@@ -12,6 +12,13 @@
 // Training is truncated BPTT: `batch` streams start at evenly spaced points of the training text, each
 // step trains on the next `seq` characters of every stream, and the recurrent state is carried to the
 // next chunk as values (no gradient flows across chunk boundaries).
+//
+// Data-parallel (char_train_options::parallel, nn/data_parallel.hpp, docs/distributed.md): with R ranks
+// the text is cut into batch × R streams, as for one process with batch × R, and rank r trains streams
+// r·batch .. (r+1)·batch − 1; the gradients are averaged before clipping, the reported training loss is
+// the mean over ranks, and every rank evaluates the whole held-out text (identical replicas: the same
+// value everywhere). Step for step this is one process training the R groups of streams and averaging
+// their gradients (for two ranks bit for bit, tested), and within rounding one process with batch × R.
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -22,6 +29,8 @@
 #include "models.hpp"
 
 namespace xgrad::nn {
+
+class data_parallel;
 
 // Bits per character of predicting ids[i + 1] from ids[0..i], for every i: one stream from a zero
 // state, in chunks of seq with the state carried across (mean cross-entropy in nats / ln 2).
@@ -35,6 +44,7 @@ struct char_train_options {
     double lr = 3e-3;          // Adam
     double clip = 1.0;         // global gradient-norm clip (0: off)
     std::size_t eval_every = 0;  // held-out evaluation every this many steps (0: steps / 10, at least 1)
+    data_parallel* parallel = nullptr;  // built on this model: train data-parallel (see the top of this file)
 };
 
 struct char_train_progress {
@@ -52,7 +62,7 @@ struct char_train_result {
 
 // Adam + cross-entropy with truncated BPTT (see the top of this file). Calls on_step after every step
 // (evaluated = false) and after each evaluation (evaluated = true). Throws argument_error when the
-// training text is shorter than batch·(seq + 1) characters.
+// training text is shorter than batch·ranks·(seq + 1) characters.
 char_train_result train_char_model(char_model& model, const std::vector<std::size_t>& train,
                                    const std::vector<std::size_t>& held_out, const char_train_options& o,
                                    const std::function<void(const char_train_progress&)>& on_step = {});

@@ -11,14 +11,16 @@
 //
 // What it does:
 // - At construction: checks that every rank has the same model (a hash of parameter names, shapes,
-//   dtypes and trainability) and the same `fingerprint` (the caller's options as text); a mismatch
-//   throws dist_mismatch_error on every rank, naming which. Then broadcasts the parameters from rank 0
-//   (call broadcast_parameters() again after every load).
+//   dtypes and trainability) and the same `fingerprint` (the caller's options as text, items
+//   separated by white space); a mismatch throws dist_mismatch_error on every rank, naming the model
+//   or the options, the first rank that differs and its first item that differs from rank 0's. Then
+//   broadcasts the parameters from rank 0 (call broadcast_parameters() again after every load).
 // - Trainable parameters are grouped, in reverse registration order (the order backward reaches them),
 //   into buckets of at most bucket_bytes (one dtype per bucket). A gradient-complete hook
 //   (parameter::add_grad_hook) marks a parameter ready; when every parameter of a bucket is ready and
-//   every earlier bucket has started, the bucket's gradients are copied into its flat buffer and a
-//   non-blocking sum-all-reduce starts. Buckets start in the same order on every rank (MPI requires
+//   every earlier bucket has started, a non-blocking sum-all-reduce of the bucket starts: on the
+//   parameter's gradient itself for a bucket of one parameter (no copy), else on a flat buffer the
+//   gradients are copied into. Buckets start in the same order on every rank (MPI requires
 //   collectives in the same order), whatever order the hooks fire in.
 // - finish(): starts buckets backward did not complete (a parameter without a gradient contributes
 //   zeros and gets a zero gradient), waits for all, and writes gradient = sum / size back.
@@ -29,6 +31,9 @@
 // Overlap: MPI's non-blocking collectives progress only inside MPI calls; each hook calls MPI_Test on
 // the buckets in flight, so a bucket moves while backward computes earlier layers only as far as those
 // calls drive it (with OpenMPI's shared-memory transport on one machine, small buckets complete there).
+// In a recurrent network every recurrent weight is used at the first time step, which backward reaches
+// last: those gradients complete together at the end of the sweep, and only the layers after the
+// recurrence (heads) can overlap with it (docs/distributed.md).
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -45,6 +50,20 @@ namespace xgrad::nn {
 struct dist_mismatch_error : error {
     using error::error;
 };
+
+// Where a data_parallel's time goes, summed over the finish() calls that communicated (seconds of
+// this rank's steady clock): packing gradients into bucket buffers and starting the all-reduces (in
+// the hooks or in finish), MPI_Test calls from the hooks, waiting in finish() for the all-reduces, and
+// scaling plus copying the averages back.
+struct data_parallel_stats {
+    std::size_t steps = 0;
+    double start_s = 0, test_s = 0, wait_s = 0, unpack_s = 0;
+};
+
+// The seed of randomness that must differ between ranks (sampling, dropout masks): rank 0 keeps
+// `seed` (so a one-rank run and a plain run draw the same numbers), rank r > 0 gets SplitMix64 of
+// seed + r·0x9E3779B97F4A7C15 (distinct from seed and, in practice, from every other rank's).
+std::uint64_t rank_seed(std::uint64_t seed, int rank);
 
 struct data_parallel_options {
     std::size_t bucket_bytes = std::size_t(1) << 20;  // gradients per all-reduce (a parameter larger than it is one bucket)
@@ -83,9 +102,14 @@ public:
     // started in finish()): a measure of overlap.
     std::size_t started_in_backward() const { return last_started_in_backward_; }
     dist::communicator& comm() { return *comm_; }
+    const data_parallel_stats& stats() const { return stats_; }
+    void reset_stats() { stats_ = {}; }
 
-    // Hash of the model's parameter names, shapes, dtypes and trainability (FNV-1a 64).
+    // Hash of the model's parameter names, shapes, dtypes and trainability (FNV-1a 64 of
+    // model_description).
     static std::uint64_t model_hash(const module& m);
+    // One item per parameter, "name:shape:dtype:trainable|frozen", separated by spaces.
+    static std::string model_description(const module& m);
 
 private:
     struct bucket;
@@ -104,6 +128,7 @@ private:
     std::size_t started_in_backward_ = 0;
     std::size_t last_started_in_backward_ = 0;
     int no_sync_depth_ = 0;
+    data_parallel_stats stats_;
 };
 
 }  // namespace xgrad::nn

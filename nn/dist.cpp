@@ -67,6 +67,13 @@ void init(int* argc, char*** argv) {
     if (!already) {
         if (!launched_by_mpi()) return;
         int provided = 0;
+        // OpenMPI 4.1's non-blocking all-reduce (coll/libnbc) picks, by default, a binomial tree
+        // (reduce to rank 0, then broadcast: the two halves run one after the other, rank 0 sums
+        // everything) for fewer than 4 ranks or an in-place buffer: every gradient bucket. The ring
+        // (reduce-scatter + all-gather: each rank sums 1/size of the buffer) is what large buckets
+        // need. A value already in the environment (also what `mpirun --mca` sets) is kept; set it
+        // to 0 for OpenMPI's own choice. (Being in the environment, this one beats MCA files.)
+        ::setenv("OMPI_MCA_coll_libnbc_iallreduce_algorithm", "1", 0);
         // Only the main thread calls MPI (OpenBLAS's threads never do).
         MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided);
         g_started = true;
@@ -207,6 +214,43 @@ std::uint64_t communicator::broadcast(std::uint64_t v, int root) {
     (void)root;
 #endif
     return v;
+}
+
+void communicator::broadcast(std::string& s, int root) {
+    if (size_ == 1) return;
+#ifdef XGRAD_HAVE_MPI
+    const std::uint64_t n = broadcast(std::uint64_t(s.size()), root);
+    s.resize(std::size_t(n));
+    if (n > 0) MPI_Bcast(s.data(), mpi_count(std::size_t(n)), MPI_CHAR, root, MPI_COMM_WORLD);
+#else
+    (void)root;
+#endif
+}
+
+std::vector<std::string> communicator::gather(const std::string& s, int root) {
+    if (size_ == 1) return {s};
+    std::vector<std::string> out;
+#ifdef XGRAD_HAVE_MPI
+    int n = mpi_count(s.size());
+    std::vector<int> counts(rank_ == root ? std::size_t(size_) : 0), displs(counts.size());
+    MPI_Gather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, root, MPI_COMM_WORLD);
+    std::string all;
+    if (rank_ == root) {
+        std::size_t total = 0;
+        for (std::size_t r = 0; r < counts.size(); ++r) {
+            displs[r] = mpi_count(total);
+            total += std::size_t(counts[r]);
+        }
+        all.resize(total);
+        (void)mpi_count(total);
+    }
+    MPI_Gatherv(s.data(), n, MPI_CHAR, all.data(), counts.data(), displs.data(), MPI_CHAR, root, MPI_COMM_WORLD);
+    if (rank_ == root)
+        for (std::size_t r = 0; r < counts.size(); ++r) out.push_back(all.substr(std::size_t(displs[r]), std::size_t(counts[r])));
+#else
+    (void)root;
+#endif
+    return out;
 }
 
 void communicator::barrier() {

@@ -16,6 +16,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "../graph/tensor.hpp"
 
@@ -29,6 +31,8 @@ bool built_with_mpi();
 // PMIX_RANK or PMI_SIZE set). init() only starts MPI then: a plain run never pays for MPI_Init.
 bool launched_by_mpi();
 // Initialise MPI once (idempotent) when built with MPI and launched by a launcher; else nothing.
+// Before MPI_Init it sets OMPI_MCA_coll_libnbc_iallreduce_algorithm=1 (OpenMPI's ring for the
+// non-blocking all-reduce) unless the environment already sets it (docs/distributed.md, "Overlap").
 void init(int* argc, char*** argv);
 // Finalize MPI if init() started it (idempotent).
 void finalize();
@@ -71,6 +75,10 @@ public:
     void broadcast(void* data, std::size_t n, dtype d, int root = 0);
     void broadcast(tensor& t, int root = 0);
     std::uint64_t broadcast(std::uint64_t v, int root = 0);
+    // Root's string into every rank's (any length; the others' strings are replaced).
+    void broadcast(std::string& s, int root = 0);
+    // Every rank's string, in rank order, on root; an empty vector on the other ranks.
+    std::vector<std::string> gather(const std::string& s, int root = 0);
     void barrier();
 
 private:

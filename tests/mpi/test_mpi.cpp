@@ -12,13 +12,16 @@
 #include <string>
 #include <vector>
 
+#include <xgrad/nn/char_lm.hpp>
 #include <xgrad/nn/checkpoint.hpp>
 #include <xgrad/nn/clip.hpp>
 #include <xgrad/nn/data.hpp>
 #include <xgrad/nn/data_parallel.hpp>
 #include <xgrad/nn/dist.hpp>
 #include <xgrad/nn/fit.hpp>
+#include <xgrad/nn/optim.hpp>
 #include <xgrad/nn/optim_factory.hpp>
+#include <xgrad/nn/text.hpp>
 #include <xgrad/ops/ops.hpp>
 
 using namespace xgrad;
@@ -230,12 +233,79 @@ TEST_CASE("a model or options mismatch between ranks is detected at start and na
     {
         auto m = make_model(dtype::float32, 1, comm().rank() == 0 ? 8 : 9);
         CHECK_THROWS_WITH_AS(nn::data_parallel(m, comm()), doctest::Contains("different model"), nn::dist_mismatch_error);
+        // every rank names the first parameter that differs, with both ranks' shapes
+        CHECK_THROWS_WITH_AS(nn::data_parallel(m, comm()),
+                             doctest::Contains("rank 1 has 'lstm.weight_ih_l0:36x1:float32:trainable' where rank 0 has "
+                                               "'lstm.weight_ih_l0:32x1:float32:trainable'"),
+                             nn::dist_mismatch_error);
     }
     {
         auto m = make_model(dtype::float32, 1);
-        CHECK_THROWS_WITH_AS(nn::data_parallel(m, comm(), {.fingerprint = "lr=" + std::to_string(comm().rank())}),
-                             doctest::Contains("different options"), nn::dist_mismatch_error);
+        const std::string fp = "cell=lstm lr=" + std::to_string(comm().rank()) + " seed=1";
+        CHECK_THROWS_WITH_AS(nn::data_parallel(m, comm(), {.fingerprint = fp}), doctest::Contains("different options"),
+                             nn::dist_mismatch_error);
+        CHECK_THROWS_WITH_AS(nn::data_parallel(m, comm(), {.fingerprint = fp}),
+                             doctest::Contains("rank 1 has 'lr=1' where rank 0 has 'lr=0' (item 2)"), nn::dist_mismatch_error);
     }
+}
+
+TEST_CASE("char model on two ranks: bit-identical to one process training both stream groups and averaging") {
+    std::string text;
+    for (int i = 0; i < 30; ++i) text += "the cat sat on the mat; a dog ran. ";
+    const nn::corpus data = nn::split_corpus(text);
+    const nn::char_model_options mo{.cell = "lstm", .hidden = 12, .embed = 6, .seed = 9};
+    const std::size_t B = 3, seq = 8, steps = 4;
+    const double lr = 1e-2, clip = 0.5;
+    nn::char_model dp_model({.cell = "lstm", .hidden = 12, .embed = 6, .seed = 9 + std::uint64_t(comm().rank())}, data.vocab);
+    nn::data_parallel dp(dp_model, comm(), {.bucket_bytes = 256});
+    std::vector<double> losses;
+    nn::train_char_model(dp_model, data.train, data.held_out,
+                         {.seq = seq, .batch = B, .steps = steps, .lr = lr, .clip = clip, .eval_every = steps, .parallel = &dp},
+                         [&](const nn::char_train_progress& p) {
+                             if (!p.evaluated) losses.push_back(p.train_loss);
+                         });
+    // The reference, in this process alone: 2B streams over the text (stream g from g·L); group h
+    // (= rank h) holds streams hB .. hB + B − 1 with its own carried state; every step both groups'
+    // gradients, averaged as (g0 + g1) × 0.5, then clipping and Adam.
+    nn::char_model ref(mo, data.vocab);  // rank 0's initialisation (seed 9), which data_parallel broadcast
+    nn::adam opt(ref, {.lr = lr});
+    const std::size_t L = data.train.size() / (2 * B);
+    nn::char_model_state state[2];
+    auto params = ref.parameters();
+    for (std::size_t step = 0; step < steps; ++step) {
+        std::vector<tensor> g[2];
+        double loss[2];
+        for (std::size_t h = 0; h < 2; ++h) {
+            tensor x = tensor::zeros({B, seq}), y = tensor::zeros({B * seq});
+            for (std::size_t b = 0; b < B; ++b)
+                for (std::size_t t = 0; t < seq; ++t) {
+                    const std::size_t at = (h * B + b) * L + step * seq + t;
+                    x.set_flat(b * seq + t, double(data.train[at]));
+                    y.set_flat(b * seq + t, double(data.train[at + 1]));
+                }
+            tape tp;
+            opt.zero_grad();
+            var l = cross_entropy(ref(x, state[h]), input(y));
+            tp.backward(l);
+            loss[h] = l.item();
+            for (auto& p : params) g[h].push_back(p.grad());
+        }
+        for (std::size_t i = 0; i < params.size(); ++i) params[i].grad() = average(g[0][i], g[1][i]);
+        nn::clip_grad_norm(ref, clip);
+        opt.step();
+        CHECK(losses[step] == (loss[0] + loss[1]) * 0.5);  // the reported loss: the mean over ranks
+    }
+    auto a = dp_model.named_parameters(), b = ref.named_parameters();
+    REQUIRE(a.size() == b.size());
+    for (std::size_t i = 0; i < a.size(); ++i) CHECK_MESSAGE(bit_equal(a[i].second.value(), b[i].second.value()), a[i].first);
+}
+
+TEST_CASE("rank_seed: rank 0 keeps the seed, the other ranks get distinct ones") {
+    CHECK(nn::rank_seed(42, 0) == 42);
+    CHECK(nn::rank_seed(42, 1) != 42);
+    CHECK(nn::rank_seed(42, 1) != nn::rank_seed(42, 2));
+    CHECK(nn::rank_seed(42, 1) != nn::rank_seed(43, 1));
+    CHECK(nn::rank_seed(0, 1) != nn::rank_seed(1, 0));  // not seed + rank
 }
 
 int main(int argc, char** argv) {
