@@ -1,12 +1,13 @@
 #pragma once
 // Checked, atomic output files of the xgrad program (metrics logs, CSVs, plot scripts).
 //
-// write_text_file(path, text, what) writes `text` to a temporary file beside the target, checks
-// every write, the flush to disk (fsync) and the close, then renames it over the target: a failure
-// at any point (disk full, a missing folder, a read-only one) throws xgrad::error naming the file,
-// `what` wrote it and the system's reason, and leaves the previous file untouched. As for
-// checkpoints (nn/npz.hpp), a symbolic link is written through, and a target that exists and is not
-// a regular file (a device such as /dev/full, a FIFO, a directory) is refused before anything is written.
+// write_text_file(path, text, what) is nn::write_text_file (nn/dataset_io.hpp), the checkpoints'
+// atomic writer (nn/npz_write.cpp): a temporary file beside the target, every write, the flush to disk
+// (fsync) and the close checked, then renamed over the target; a failure at any point (disk full, a
+// missing folder, a read-only one) throws an xgrad::error naming the file, `what` wrote it and the
+// system's reason, and leaves the previous file untouched. A symbolic link is written through, a target
+// that exists and is not a regular file (a device such as /dev/full, a FIFO, a directory) is refused
+// before anything is written, and temporaries of an earlier writer that died are removed.
 #include <cstddef>
 #include <string>
 

@@ -319,8 +319,8 @@ void write_npz_dataset(const std::string& path, const labelled_data& d) {
     save_npz(path, e);
 }
 
-void write_text_file(const std::string& path, const std::string& text) {
-    detail::write_file_atomically(path, "text file", text);
+void write_text_file(const std::string& path, const std::string& text, const std::string& what) {
+    detail::write_file_atomically(path, what, text);
 }
 
 }  // namespace xgrad::nn

@@ -74,8 +74,9 @@ std::pair<labelled_data, labelled_data> split_tail(const labelled_data& d, doubl
 // The data as an .npz (X, y when defined, lengths when present), written atomically (save_npz).
 void write_npz_dataset(const std::string& path, const labelled_data& d);
 
-// `text` into `path` atomically: a temporary file in the same directory, flushed, renamed over the
-// target; a failure throws checkpoint_io_error and leaves a previous file unchanged.
-void write_text_file(const std::string& path, const std::string& text);
+// `text` into `path` atomically, as checkpoints are written (nn/npz.hpp): a temporary file in the same
+// directory, flushed, renamed over the target; a failure throws checkpoint_io_error naming `what` wrote
+// the file, and leaves a previous file unchanged.
+void write_text_file(const std::string& path, const std::string& text, const std::string& what = "text file");
 
 }  // namespace xgrad::nn

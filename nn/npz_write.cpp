@@ -116,8 +116,8 @@ std::string resolve_target(const std::string& path, const std::string& what) {
         const std::string via = target == path ? "" : " (the symbolic link leads to " + detail::quoted(target) + ")";
         if (!S_ISLNK(st.st_mode))
             throw checkpoint_io_error(what + " " + quoted(path) + via + ": is " + file_kind(st.st_mode) +
-                                      ", not a regular file; a " + what + " is saved to a regular file: choose "
-                                      "another path, or remove what is there first; nothing was written");
+                                      ", not a regular file; only a regular file is replaced: choose another "
+                                      "path, or remove what is there first; nothing was written");
         if (hops >= 40)
             throw checkpoint_io_error(what + " " + quoted(path) + ": too many levels of symbolic links" + via +
                                       "; nothing was written");
@@ -224,7 +224,11 @@ void write_atomically(const std::string& path, const std::string& what,
 void write_file_atomically(const std::string& path, const std::string& what, const std::string& bytes) {
     write_atomically(path, what, [&](const std::string& tmp) {
         std::FILE* f = std::fopen(tmp.c_str(), "wb");
-        if (!f) io_fail(path, "cannot create " + quoted(tmp), errno, what);
+        if (!f) {
+            const int err = errno;
+            io_fail(path, "cannot create the temporary file " + quoted(tmp) + (err == ENOENT ? " (does the folder exist?)" : ""),
+                    err, what);
+        }
         const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
         int err = errno;
         const bool closed = std::fclose(f) == 0;  // a buffered write fails here (ENOSPC, EIO): its errno

@@ -32,14 +32,14 @@ if(TARGET xgrad_cli)
   xgrad_hostile(graph_seed_exponent fail "--seed: '1e30' is not a whole number" "$XGRAD graph --seed 1e30")
 
   # item 9: outputs that cannot be written
-  xgrad_hostile(log_dev_full fail "train --log: '/dev/full' is a character device.*nothing was written"
+  xgrad_hostile(log_dev_full fail "train --log '/dev/full': is a character device, not a regular file.*nothing was written"
                 "$XGRAD train ${_tiny} --log /dev/full
 rc=$?
 test -c /dev/full || echo 'HOSTILE-CLI-BAD-STATUS: /dev/full replaced'
 exit $rc")
-  xgrad_hostile(log_missing_folder fail "train --log: cannot write 'no/such/folder/m.csv'.*does the folder exist"
+  xgrad_hostile(log_missing_folder fail "train --log 'no/such/folder/m.csv': cannot create the temporary file .*does the folder exist"
                 "$XGRAD train ${_tiny} --log no/such/folder/m.csv")
-  xgrad_hostile(log_write_fails fail "train --log: cannot write 'm.csv': writing .*: File too large"
+  xgrad_hostile(log_write_fails fail "train --log 'm.csv': cannot write .*: File too large; the previous file \\(if any\\) is unchanged"
                 "trap '' XFSZ
 ulimit -f 0
 $XGRAD train ${_tiny} --log m.csv")
@@ -48,7 +48,7 @@ $XGRAD train ${_tiny} --log m.csv")
 ulimit -f 0
 $XGRAD train ${_tiny} --save m.npz")
   xgrad_hostile(save_missing_folder fail "checkpoint 'no/such/m.npz'" "$XGRAD train ${_tiny} --save no/such/m.npz")
-  xgrad_hostile(study_csv_write_fails fail "study: cannot write '.*summary.csv'.*File too large"
+  xgrad_hostile(study_csv_write_fails fail "study '.*summary.csv'.*File too large"
                 "trap '' XFSZ
 ulimit -f 0
 $XGRAD study -q --activations tanh --lengths 2 --seeds 1 --epochs 1 --samples 16 --hidden 2 --out out")
