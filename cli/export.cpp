@@ -2,9 +2,12 @@
 // or `xgrad generate` (char_model) as an ONNX model (nn/onnx.hpp, docs/onnx.md).
 //
 // Which model a checkpoint holds: meta.charlm marks a character model (nn::load_char_model rebuilds
-// it from its metadata); otherwise it is `xgrad train`'s sequence_regressor, whose sizes follow from its
-// arrays: "<cell>.weight_ih_l0" [G·hidden, input] (cell rnn, lstm or gru: G = 1, 4, 3) and "head.weight"
-// [output, hidden]; "<cell>.bias_l0" marks Keras's single bias. The rnn activation is not stored, hence --activation (default tanh, as `xgrad train`).
+// it from its metadata); meta.xgrad_task_model one of `xgrad train --data` (nn::load_task_model rebuilds
+// it, activation, layers and directions included); otherwise it is `xgrad train`'s sequence_regressor,
+// whose sizes follow from its arrays: "<cell>.weight_ih_l0" [G·hidden, input] (cell rnn, lstm or gru:
+// G = 1, 4, 3), "head.weight" [output, hidden·D], one "<cell>.weight_ih_l<l>" per layer, and
+// "<cell>.weight_ih_l0_reverse" when bidirectional (D = 2); "<cell>.bias_l0" marks Keras's single bias.
+// The rnn activation is not stored there, hence --activation (default tanh, as `xgrad train`).
 #include <iostream>
 #include <memory>
 
@@ -46,6 +49,8 @@ std::unique_ptr<nn::sequence_regressor> regressor_for(const std::string& path, c
         throw nn::checkpoint_error("'" + path + "' is neither an `xgrad train` checkpoint (rnn|lstm|gru.weight_ih_l0 "
                                    "and head.weight) nor an `xgrad generate` one (meta.charlm): nothing to export");
     o.hidden = w_ih->shape[0] / gates;
+    while (find(o.cell + ".weight_ih_l" + std::to_string(o.num_layers))) ++o.num_layers;
+    o.bidirectional = find(o.cell + ".weight_ih_l0_reverse") != nullptr;
     o.input_size = w_ih->shape[1];
     o.output_size = head->shape[0];
     o.activation = activation;
@@ -57,8 +62,11 @@ std::unique_ptr<nn::sequence_regressor> regressor_for(const std::string& path, c
 }
 
 int run_export(const export_config& c) {
-    bool charlm = false;
-    for (const auto& [name, t] : nn::read_metadata(c.load)) charlm = charlm || name == "charlm";
+    bool charlm = false, task = false;
+    for (const auto& [name, t] : nn::read_metadata(c.load)) {
+        charlm = charlm || name == "charlm";
+        task = task || name == "xgrad_task_model";
+    }
     nn::onnx_export_info info;
     std::string what;
     if (charlm) {
@@ -66,9 +74,12 @@ int run_export(const export_config& c) {
         info = nn::export_onnx(*model, c.onnx);
         what = "char_model (" + model->options().cell + ", hidden " + std::to_string(model->options().hidden) + ")";
     } else {
-        const auto model = regressor_for(c.load, c.activation);
+        const auto model = task ? nn::load_task_model(c.load).first : regressor_for(c.load, c.activation);
         info = nn::export_onnx(*model, c.onnx);
-        what = "sequence_regressor (" + model->options().cell + ", hidden " + std::to_string(model->options().hidden) + ")";
+        const auto& o = model->options();
+        what = "sequence_regressor (" + o.cell + ", hidden " + std::to_string(o.hidden) +
+               (o.num_layers > 1 ? ", " + std::to_string(o.num_layers) + " layers" : "") +
+               (o.bidirectional ? ", bidirectional" : "") + ")";
     }
     auto shape = [](const nn::onnx_value_info& v) {
         std::string s = v.name + " " + v.elem_type + " [";

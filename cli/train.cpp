@@ -4,6 +4,7 @@
 // pytorch gives PyTorch's two ("<cell>.bias_ih_l0", "<cell>.bias_hh_l0"). gru has two in both.
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
@@ -24,6 +25,13 @@ void add_train_options(CLI::App& sub, train_config& c) {
     sub.add_option("--cell", c.model.cell, "Recurrent cell")->check(CLI::IsMember({"rnn", "lstm", "gru"}))->capture_default_str();
     sub.add_option("--activation", c.model.activation, "RNN activation (tanh, sigmoid, relu, ...)")->capture_default_str();
     whole(sub, "--hidden", c.model.hidden, "Hidden size", 1, 4096);
+    whole(sub, "--layers", c.model.num_layers, "Stacked recurrent layers", 1, 16);
+    sub.add_flag("--bidirectional", c.model.bidirectional,
+                 "A reverse direction per layer (PyTorch's layout): the head reads 2 x hidden features");
+    real(sub, "--dropout", c.model.dropout, "Dropout between stacked layers in training (needs --layers 2 or more)", 0, 1)
+        ->check(CLI::Validator([](std::string& s) -> std::string {  // [0, 1): p = 1 would drop every unit
+            return std::strtod(s.c_str(), nullptr) == 1 ? "1 drops every unit; give p in [0, 1)" : "";
+        }, "X < 1"));
     whole(sub, "--steps", c.steps, "Sequence length", 1, 100000);
     whole(sub, "--samples", c.samples, "Training samples", 1, 10000000);
     whole(sub, "--test-samples", c.test_samples, "Test samples", 1, 10000000);
@@ -110,7 +118,34 @@ std::size_t load_for_resume(const train_config& c, nn::module& model, nn::optimi
     return epochs_of(nn::read_metadata(c.load), c.load);
 }
 
+// --dropout acts between stacked layers only (PyTorch warns and ignores it on one layer; here it is an error).
+void check_stacking(const train_config& c) {
+    if (c.model.dropout > 0 && c.model.num_layers < 2) {
+        std::ostringstream o;
+        o << "train: --dropout " << c.model.dropout << " acts between stacked layers, but --layers is "
+          << c.model.num_layers << ": give --layers 2 or more, or leave --dropout out";
+        throw argument_error(o.str());
+    }
+}
+
+void resume_dropout(const train_config& c, nn::sequence_regressor& model) {
+    for (const auto& [name, t] : nn::read_metadata(c.load)) {
+        if (name != dropout_calls_key) continue;
+        const double v = t.size() == 1 ? t.flat(0) : -1;
+        if (!(v >= 0 && v <= 1e15 && v == std::floor(v)))
+            throw argument_error("checkpoint '" + c.load + "': meta." + dropout_calls_key +
+                                 " is not a whole number of calls; remove it to restart the dropout masks' stream");
+        model.cell().set_dropout_calls(static_cast<std::uint64_t>(v));
+    }
+}
+
+nn::named_tensors dropout_metadata(const nn::sequence_regressor& model) {
+    if (!(model.options().dropout > 0 && model.options().num_layers > 1)) return {};
+    return {{dropout_calls_key, tensor::full({1}, double(model.cell().dropout_calls()), dtype::float64)}};
+}
+
 int run_train(const train_config& c) {
+    check_stacking(c);
     if (!c.data.empty()) {
         if (c.bias_layout == "keras")
             throw argument_error("train: --bias-layout keras is for the tutorial's task; --data models keep PyTorch's two "
@@ -128,13 +163,18 @@ int run_train(const train_config& c) {
     mo.dt = d;
     mo.seed = c.seed;
     mo.biases = run_biases(c, loaded);
+    // Under mpirun each rank draws its own dropout masks (docs/distributed.md); rank 0's are a plain run's.
+    mo.dropout_seed = nn::rank_seed(c.seed, dist::world().rank());
     nn::fit_options fo = c.fit;
     fo.seed = c.seed;
     const auto train = nn::sum_task(c.samples, c.steps, c.seed, d);
     const auto test = nn::sum_task(c.test_samples, c.steps, c.seed + 1000003, d);
     nn::sequence_regressor model(mo);
     auto opt = nn::make_optimizer(fo.optimizer, model, fo.lr);
-    if (!c.load.empty()) fo.epochs_done = load_for_resume(c, model, *opt);
+    if (!c.load.empty()) {
+        fo.epochs_done = load_for_resume(c, model, *opt);
+        resume_dropout(c, model);
+    }
     for (const auto& name : c.freeze) model.freeze(name);
     // Under mpirun: data-parallel (docs/distributed.md). --batch is per rank; rank 0 alone prints,
     // logs and saves. Every rank builds the same data and model from --seed; rank 0's parameters
@@ -147,7 +187,8 @@ int run_train(const train_config& c) {
         fp << c.model.cell << ' ' << c.model.activation << ' ' << c.model.hidden << ' ' << c.steps << ' ' << c.samples << ' '
            << c.test_samples << ' ' << c.fit.epochs << ' ' << c.fit.batch_size << ' ' << c.fit.optimizer << ' '
            << c.fit.lr << ' ' << c.fit.clip << ' ' << c.dtype << ' ' << c.seed << ' ' << c.load << ' '
-           << (mo.biases == nn::bias_layout::keras ? "keras" : "pytorch");
+           << (mo.biases == nn::bias_layout::keras ? "keras" : "pytorch") << ' ' << c.model.num_layers << ' '
+           << c.model.bidirectional << ' ' << c.model.dropout;
         dp = std::make_unique<nn::data_parallel>(model, comm, nn::data_parallel_options{.fingerprint = fp.str()});
         fo.shard_rank = std::size_t(comm.rank());
         fo.shard_count = std::size_t(comm.size());
@@ -211,9 +252,11 @@ int run_train(const train_config& c) {
                     (c.save.empty() ? "" : " and --save '" + c.save + "' was not written") +
                     "; train from an earlier checkpoint, with --clip 1 or a lower --lr");
     }
-    if (!c.save.empty() && root)
-        nn::save_checkpoint(c.save, model, opt.get(),
-                            {.metadata = {{epochs_key, tensor::full({1}, double(last), dtype::float64)}}});
+    if (!c.save.empty() && root) {
+        nn::named_tensors meta{{epochs_key, tensor::full({1}, double(last), dtype::float64)}};
+        for (auto& m : dropout_metadata(model)) meta.push_back(m);
+        nn::save_checkpoint(c.save, model, opt.get(), {.metadata = meta});
+    }
     if (root) std::cout << "Test Loss: " << std::setprecision(8) << test_loss << "\n";
     comm.barrier();  // no rank reads the checkpoint before rank 0 has written it
     return 0;

@@ -34,9 +34,17 @@ struct train_config {
 // "train.epochs": the metadata key of the epochs a checkpoint's weights have been trained.
 inline constexpr const char* epochs_key = "train.epochs";
 
+// "train.dropout_calls": the training calls whose dropout masks the cell has drawn (a checkpoint of a
+// model with --dropout), so that a resumed run draws the masks one longer run would (--load).
+inline constexpr const char* dropout_calls_key = "train.dropout_calls";
+
 // --load for a resumed run (cli/train.cpp): the weights, `opt`'s own state (another optimizer's is
 // not loaded, with a note) and the epochs the checkpoint records, which it returns (0 without).
 std::size_t load_for_resume(const train_config& c, nn::module& model, nn::optimizer& opt);
+// With --load: continue the checkpoint's dropout stream (meta.train.dropout_calls; absent: from call 0).
+void resume_dropout(const train_config& c, nn::sequence_regressor& model);
+// The metadata that records the cell's dropout calls (empty when the model has no dropout).
+nn::named_tensors dropout_metadata(const nn::sequence_regressor& model);
 
 // The --data family of options (cli/train_data.cpp), and the run they select.
 void add_data_options(CLI::App& sub, train_config& c);

@@ -84,6 +84,9 @@ int run_train_data(const train_config& c) {
     info.cell = c.model.cell;
     info.activation = c.model.activation;
     info.hidden = c.model.hidden;
+    info.layers = c.model.num_layers;
+    info.bidirectional = c.model.bidirectional;
+    info.dropout = c.model.dropout;
     info.dt = d;
     info.seed = c.seed;
     if (task == nn::task_kind::classify) {
@@ -93,28 +96,35 @@ int run_train_data(const train_config& c) {
     } else {
         info.outputs = train.y.shape()[1];
     }
-    nn::sequence_regressor model(nn::task_model_options(info));
+    auto& comm = dist::world();
+    nn::sequence_regressor_options mo = nn::task_model_options(info);
+    // Under mpirun each rank draws its own dropout masks (docs/distributed.md); rank 0's are a plain run's.
+    mo.dropout_seed = nn::rank_seed(c.seed, comm.rank());
+    nn::sequence_regressor model(mo);
     nn::fit_options fo = c.fit;
     fo.seed = c.seed;
     fo.loss = nn::task_loss(task);
     auto opt = nn::make_optimizer(fo.optimizer, model, fo.lr);
     // Resuming (as `xgrad train --load`): weights, this optimizer's state and the epoch count, so that the
     // shuffles continue the same stream. Early stopping starts afresh (docs/cli.md).
-    if (!c.load.empty()) fo.epochs_done = load_for_resume(c, model, *opt);
+    if (!c.load.empty()) {
+        fo.epochs_done = load_for_resume(c, model, *opt);
+        resume_dropout(c, model);
+    }
     for (const auto& name : c.freeze) model.freeze(name);
     // Under mpirun: data-parallel (docs/distributed.md). Every rank reads the same files and splits them
     // alike; --batch is per rank (each takes a strided shard of every epoch's order); rank 0's parameters
     // are broadcast (after --load too). Validation and test sets are evaluated whole on every rank, on
     // equal replicas, so every rank gets the same numbers and stops early at the same epoch. Rank 0 alone
     // prints, logs and saves.
-    auto& comm = dist::world();
     const bool root = comm.is_root();
     std::unique_ptr<nn::data_parallel> dp;
     if (comm.size() > 1) {
         std::ostringstream fp;
         fp << c.data << ' ' << c.task << ' ' << c.test_data << ' ' << c.test_split << ' ' << c.val_split << ' ' << c.patience
            << ' ' << c.window << ' ' << c.features << ' ' << c.model.cell << ' ' << c.model.activation << ' '
-           << c.model.hidden << ' ' << c.fit.epochs << ' ' << c.fit.batch_size << ' ' << c.fit.optimizer << ' ' << c.fit.lr
+           << c.model.hidden << ' ' << c.model.num_layers << ' ' << c.model.bidirectional << ' ' << c.model.dropout << ' '
+           << c.fit.epochs << ' ' << c.fit.batch_size << ' ' << c.fit.optimizer << ' ' << c.fit.lr
            << ' ' << c.fit.clip << ' ' << c.dtype << ' ' << c.seed << ' ' << c.load << ' ' << train.size() << ' '
            << info.outputs;
         dp = std::make_unique<nn::data_parallel>(model, comm, nn::data_parallel_options{.fingerprint = fp.str()});
@@ -195,9 +205,11 @@ int run_train_data(const train_config& c) {
         }
     }
     // The checkpoint: model, task metadata (for `xgrad predict`), optimizer state and epochs done (for --load).
-    if (!c.save.empty() && root)
-        nn::save_task_model(c.save, model, info, opt.get(),
-                            {{epochs_key, tensor::full({1}, double(epochs_run), dtype::float64)}});
+    if (!c.save.empty() && root) {
+        nn::named_tensors meta{{epochs_key, tensor::full({1}, double(epochs_run), dtype::float64)}};
+        for (auto& m : dropout_metadata(model)) meta.push_back(m);
+        nn::save_task_model(c.save, model, info, opt.get(), meta);
+    }
     if (test.size() && root) {
         if (c.baselines) {  // printed before the Test lines, which stay last
             const nn::labelled_data fit_part = val.size() ? concat_parts(train, val) : train;

@@ -5,12 +5,17 @@
 namespace xgrad::nn {
 
 sequence_regressor::sequence_regressor(const sequence_regressor_options& o) : module("sequence_regressor"), o_(o) {
-    const recurrent_options r{.input_size = o.input_size, .hidden_size = o.hidden, .activation = o.activation,
+    recurrent_options r{.input_size = o.input_size, .hidden_size = o.hidden, .activation = o.activation,
                               .init = o.init, .seed = o.seed, .dt = o.dt, .fused = o.fused, .textbook = o.textbook,
                               .biases = o.biases};
+    r.num_layers = o.num_layers;
+    r.bidirectional = o.bidirectional;
+    r.dropout = o.dropout;
+    r.dropout_seed = o.dropout_seed;
     cell_ = make_recurrent(o.cell, r);
     register_module(o.cell, *cell_);
-    head_ = std::make_unique<linear>(o.hidden, o.output_size, true, o.init, o.seed + 1, o.dt);
+    // The head reads the cell's last output: [B, hidden], or [B, 2·hidden] = [h_n forward | h_n reverse].
+    head_ = std::make_unique<linear>(o.hidden * cell_->directions(), o.output_size, true, o.init, o.seed + 1, o.dt);
     register_module("head", *head_);
 }
 

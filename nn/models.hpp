@@ -6,11 +6,14 @@
 //     nn::sequence_regressor model({.cell = "rnn", .hidden = 50});  // rnn|lstm|gru + linear head
 //     var y = model(x);                                             // x [B, T, F] -> [B, out]
 //     var y = model(x, {5, 2, 3});                                  // padded batch: rows of 5, 2, 3 steps
+//     nn::sequence_regressor deep({.cell = "gru", .hidden = 32, .num_layers = 2, .bidirectional = true,
+//                                  .dropout = 0.2});                // the head reads [B, 2·32]
 //   char_model: a character-level language model (trained and sampled with nn/char_lm.hpp)
 //     nn::char_model lm({.cell = "lstm", .hidden = 128}, vocab);    // embedding -> lstm|gru -> linear
 //     var logits = lm(ids, state);                                  // ids [B, T] -> [B·T, V]
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,9 +38,16 @@ struct sequence_regressor_options {
     // keras: rnn and lstm with Keras's single bias "<cell>.bias_l0" (recurrent_options::biases; gru
     // unchanged); pytorch: "<cell>.bias_ih_l0" and "<cell>.bias_hh_l0".
     bias_layout biases = bias_layout::pytorch;
+    // The cell's stacking, directions and dropout between its layers (recurrent_options::num_layers,
+    // bidirectional, dropout, dropout_seed). The defaults are the one-layer, one-direction model.
+    std::size_t num_layers = 1;
+    bool bidirectional = false;  // the cell's last output is [B, 2·hidden]: cat(h_n forward, h_n reverse)
+    double dropout = 0;          // in [0, 1): after every layer but the last, in training mode only
+    std::optional<std::uint64_t> dropout_seed = std::nullopt;  // the masks' stream; unset: seed
 };
 
-// cell(x)[last step] -> linear head. Parameters: "rnn.*" (or "lstm.*", "gru.*") and "head.weight/bias".
+// cell(x)[last output] -> linear head. Parameters: "rnn.*" (or "lstm.*", "gru.*") and "head.weight/bias";
+// head.weight is [out, hidden], or [out, 2·hidden] when bidirectional.
 class sequence_regressor : public module {
 public:
     explicit sequence_regressor(const sequence_regressor_options& o);
@@ -49,6 +59,9 @@ public:
     // The cell's h_t of every step of the latest call (recurrent_base::step_outputs(); valid until
     // the tape is cleared): after backward, their grads are ∂L/∂h_t, the vanishing-gradient curve.
     const std::vector<var>& step_outputs() const { return cell_->step_outputs(); }
+    // The recurrent layer (e.g. its dropout_calls(), to resume a run's dropout stream).
+    recurrent_base& cell() { return *cell_; }
+    const recurrent_base& cell() const { return *cell_; }
 
 private:
     sequence_regressor_options o_;

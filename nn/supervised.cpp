@@ -3,6 +3,7 @@
 #include <cmath>
 #include <filesystem>
 #include <limits>
+#include <optional>
 
 #include "../ops/ops.hpp"
 #include "checkpoint.hpp"
@@ -44,6 +45,9 @@ sequence_regressor_options task_model_options(const task_model_info& info) {
     o.output_size = info.outputs;
     o.seed = info.seed;
     o.dt = info.dt;
+    o.num_layers = info.layers;
+    o.bidirectional = info.bidirectional;
+    o.dropout = info.dropout;
     return o;
 }
 
@@ -219,6 +223,9 @@ void save_task_model(const std::string& path, const module& model, const task_mo
                    {"outputs", num(double(info.outputs))},
                    {"window", num(double(info.window))},
                    {"hidden", num(double(info.hidden))},
+                   {"layers", num(double(info.layers))},
+                   {"bidirectional", num(info.bidirectional ? 1 : 0)},
+                   {"dropout", num(info.dropout)},
                    {"float64", num(info.dt == dtype::float64 ? 1 : 0)},
                    {"cell", text_codes(info.cell)},
                    {"activation", text_codes(info.activation)}};
@@ -234,17 +241,27 @@ std::pair<std::unique_ptr<sequence_regressor>, task_model_info> load_task_model(
     const auto bad = [&](const std::string& why) {
         return checkpoint_error("'" + path + "' is not an `xgrad train --data` checkpoint: " + why);
     };
-    const auto find = [&](const std::string& name) -> const tensor& {
+    const auto lookup = [&](const std::string& name) -> const tensor* {
         for (auto& [n, t] : meta)
-            if (n == name) return t;
+            if (n == name) return &t;
+        return nullptr;
+    };
+    const auto find = [&](const std::string& name) -> const tensor& {
+        if (const tensor* t = lookup(name)) return *t;
         throw bad("it has no meta." + name + " array");
     };
-    const auto whole = [&](const std::string& name, double lo, double hi) {
-        const tensor& t = find(name);
+    // A scalar in [lo, hi] (whole: an integer); `fallback` when the array is absent and fallback is given.
+    const auto scalar = [&](const std::string& name, double lo, double hi, bool integral, std::optional<double> fallback) {
+        if (!lookup(name) && fallback) return *fallback;
+        const tensor& t = find(name);  // throws, naming the array, when it is absent
         if (t.dim() != 0) throw bad("meta." + name + " is not a scalar");
         const double x = t.item();
-        if (!(x >= lo && x <= hi) || x != std::floor(x)) throw bad("meta." + name + " = " + std::to_string(x) + " is out of range");
-        return static_cast<std::size_t>(x);
+        if (!(x >= lo && x <= hi) || (integral && x != std::floor(x)))
+            throw bad("meta." + name + " = " + std::to_string(x) + " is out of range");
+        return x;
+    };
+    const auto whole = [&](const std::string& name, double lo, double hi, std::optional<double> fallback = std::nullopt) {
+        return static_cast<std::size_t>(scalar(name, lo, hi, true, fallback));
     };
     const auto text = [&](const std::string& name) {
         const tensor& t = find(name);
@@ -265,6 +282,10 @@ std::pair<std::unique_ptr<sequence_regressor>, task_model_info> load_task_model(
     info.outputs = whole("outputs", 1, 1e9);
     info.window = whole("window", 0, 1e9);
     info.hidden = whole("hidden", 1, 1e9);
+    // Written since stacked and bidirectional --data models; older checkpoints hold one layer, one direction.
+    info.layers = whole("layers", 1, 1e9, 1);
+    info.bidirectional = whole("bidirectional", 0, 1, 0) == 1;
+    info.dropout = scalar("dropout", 0, std::nextafter(1.0, 0.0), false, 0.0);
     info.dt = whole("float64", 0, 1) == 1 ? dtype::float64 : dtype::float32;
     info.cell = text("cell");
     info.activation = text("activation");

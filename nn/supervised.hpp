@@ -28,6 +28,11 @@ struct task_model_info {
     std::string cell = "lstm";
     std::string activation = "tanh";
     std::size_t hidden = 32;
+    // The cell's stacking (sequence_regressor_options::num_layers, bidirectional, dropout). A checkpoint
+    // without these (written before they existed) loads as 1 layer, one direction, no dropout.
+    std::size_t layers = 1;
+    bool bidirectional = false;
+    double dropout = 0;
     dtype dt = dtype::float32;
     std::uint64_t seed = 0;
 };
@@ -81,7 +86,8 @@ double majority_accuracy(const labelled_data& train, const labelled_data& test);
 double logistic_regression_accuracy(const labelled_data& train, const labelled_data& test, std::size_t classes,
                                     std::size_t steps = 500, std::uint64_t seed = 0);
 
-// A checkpoint with meta.* arrays describing info (the model rebuilds from the file alone), and
+// A checkpoint with meta.* arrays describing info (the model rebuilds from the file alone: meta.task,
+// steps, features, outputs, window, hidden, layers, bidirectional, dropout, float64, cell, activation), and
 // optionally an optimizer's state and more metadata (`xgrad train --data --save`: the epochs done).
 void save_task_model(const std::string& path, const module& model, const task_model_info& info,
                      const optimizer* opt = nullptr, const named_tensors& metadata = {});

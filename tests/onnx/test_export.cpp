@@ -208,6 +208,13 @@ TEST_CASE("onnx cases: every supported layer kind, exported with inputs and xgra
                                   .biases = nn::bias_layout::keras});
         sequence_case("regressor_rnn_keras_bias", m, 2, f32, [&](const var& x) { return m(x); });
     }
+    {  // `xgrad train --layers 2 --bidirectional --dropout 0.2`: the head reads [batch, 2·hidden]; dropout is
+       // off in evaluation, which is what the export computes
+        nn::sequence_regressor m({.cell = "gru", .hidden = 5, .input_size = 2, .output_size = 3, .num_layers = 2,
+                                  .bidirectional = true, .dropout = 0.2});
+        m.eval();
+        sequence_case("regressor_gru_bi_2layers_dropout", m, 2, f32, [&](const var& x) { return m(x); });
+    }
     {  // float64 where onnxruntime runs it: linear layers (its recurrent kernels are float32 only)
         nn::sequential s;
         s.emplace<nn::linear>("a", 3, 5, true, nn::init_style::keras, 0, f64);
