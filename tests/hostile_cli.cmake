@@ -55,20 +55,29 @@ $XGRAD study -q --activations tanh --lengths 2 --seeds 1 --epochs 1 --samples 16
   xgrad_hostile(graph_missing_folder fail "cannot open 'no/such/g.dot'" "$XGRAD graph -o no/such/g.dot")
   xgrad_hostile(stdout_full fail "writing to standard output failed" "$XGRAD ops > /dev/full")
 
-  # item 6: --load A --epochs 2 after --epochs 2 equals --epochs 4, bit for bit (weights, optimizer state, shuffles)
-  xgrad_hostile(resume_equals_one_run pass "same weights and Test Loss"
-                "set -e
-t='--samples 64 --test-samples 16 --steps 4 --hidden 6 -q'
-                 $XGRAD train $t --epochs 4 --save x.npz > x.txt
-                 $XGRAD train $t --epochs 2 --save a.npz > a.txt
-                 $XGRAD train $t --load a.npz --epochs 2 --save b.npz > b.txt
-                 cat x.txt b.txt
+  # Resuming equals one run: `--epochs 4` against `--epochs 2 --save a` then `--load a --epochs 2 --save b`:
+  # the same checkpoint and output, bit for bit; 2 epochs alone must differ. `prelude` makes the data,
+  # `after` runs on b.npz.
+  function(xgrad_hostile_resume name prelude options after)
+    xgrad_hostile(${name} pass "same weights and Test Loss"
+                  "set -e
+${prelude}
+t='${options}'
+$XGRAD train $t --epochs 4 --save x.npz > x.txt
+$XGRAD train $t --epochs 2 --save a.npz > a.txt
+$XGRAD train $t --load a.npz --epochs 2 --save b.npz > b.txt
+cat x.txt b.txt
 cmp x.npz b.npz
 cmp x.txt b.txt
 if cmp -s a.txt b.txt
 then echo 'HOSTILE-CLI-BAD-STATUS: 2 epochs gave the Test Loss of 4'
 fi
-                 echo same weights and Test Loss")
+${after}
+echo same weights and Test Loss")
+  endfunction()
+
+  # item 6: --load A --epochs 2 after --epochs 2 equals --epochs 4, bit for bit (weights, optimizer state, shuffles)
+  xgrad_hostile_resume(resume_equals_one_run "" "--samples 64 --test-samples 16 --steps 4 --hidden 6 -q" "")
 
   # item 13: a diverging run stops with advice
   xgrad_hostile(train_diverges fail "training diverged.*--clip 1.*--lr.*--detect-anomaly"
@@ -106,21 +115,9 @@ test ! -e m.npz || echo 'HOSTILE-CLI-BAD-STATUS: saved'
 exit $rc")
 
   # train --data: --save holds the optimizer state and epochs done; --load resumes: 2 + 2 epochs = 4, bit for bit
-  xgrad_hostile(data_resume_equals_one_run pass "same weights and Test Loss"
-                "set -e
-${_data_awk} > d.csv
-t='--data d.csv --task classify --cell lstm --hidden 6 --val-split 0.25 --test-split 0.2 --batch 8 -q'
-$XGRAD train $t --epochs 4 --save x.npz > x.txt
-$XGRAD train $t --epochs 2 --save a.npz > a.txt
-$XGRAD train $t --load a.npz --epochs 2 --save b.npz > b.txt
-cat x.txt b.txt
-cmp x.npz b.npz
-cmp x.txt b.txt
-if cmp -s a.txt b.txt
-then echo 'HOSTILE-CLI-BAD-STATUS: 2 epochs gave the Test Loss of 4'
-fi
-$XGRAD predict --load b.npz --data d.csv --out p.csv
-echo same weights and Test Loss")
+  xgrad_hostile_resume(data_resume_equals_one_run "${_data_awk} > d.csv"
+                       "--data d.csv --task classify --cell lstm --hidden 6 --val-split 0.25 --test-split 0.2 --batch 8 -q"
+                       "$XGRAD predict --load b.npz --data d.csv --out p.csv")
   # train --data: a loss that turns non-finite stops with advice, saves nothing; --detect-anomaly names the op
   set(_data_diverge "--data d.csv --test-split 0.2 --cell rnn --activation relu --hidden 16 --optimizer sgd --lr 1000 --epochs 5 --save m.npz")
   xgrad_hostile(data_train_diverges fail "train --data: the training loss is [-a-z]+ after epoch [0-9]: the training diverged and --save 'm.npz' was not written. Try clipping the gradient norm .--clip 1., a lower learning rate .--lr 100; now 1e.03., or --detect-anomaly"
